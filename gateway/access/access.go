@@ -84,3 +84,21 @@ type RevocationNotifier interface {
 	// called. fn must not block for long; it may be called concurrently.
 	SubscribeRevocations(fn func(Revocation)) (cancel func())
 }
+
+// HistoryConsent is one standing consent to record a property's history:
+// whose data it is, under which grant and purpose, and how long the
+// recorded values may be kept.
+type HistoryConsent struct {
+	Subject   string
+	GrantID   string
+	Purpose   string
+	Retention time.Duration
+}
+
+// HistoryPolicy is an optional Authorizer capability. A gateway that keeps
+// property history records a value only for the consents HistoryConsents
+// returns (none means: record nothing), tags it with their subjects and
+// purges it when the retention ends.
+type HistoryPolicy interface {
+	HistoryConsents(ctx context.Context, thingID, property string) ([]HistoryConsent, error)
+}
