@@ -108,6 +108,8 @@ type DataSchema struct {
 	Properties       map[string]*DataSchema // "properties"
 	Required         []string               // "required"
 	Extensions       map[string]json.RawMessage
+
+	explicit explicitBits // booleans written explicitly (so false re-serialises)
 }
 
 // Property is a TD 1.1 PropertyAffordance: a readable, writable or
@@ -118,6 +120,8 @@ type Property struct {
 	Forms        []Form                 // "forms" (required)
 	URIVariables map[string]*DataSchema // "uriVariables"
 	Observable   bool                   // "observable" (default false)
+
+	explicitObservable bool
 }
 
 // Action is a TD 1.1 ActionAffordance: a function of a Thing that may
@@ -136,6 +140,8 @@ type Action struct {
 	Idempotent   bool                   // "idempotent" (default false)
 	Synchronous  *bool                  // "synchronous" (no default: unknown when nil)
 	Extensions   map[string]json.RawMessage
+
+	explicit explicitBits
 }
 
 // Event is a TD 1.1 EventAffordance: a source of asynchronous notifications.
@@ -192,6 +198,8 @@ type Link struct {
 	Sizes      string  // "sizes"
 	Hreflang   Strings // "hreflang"
 	Extensions map[string]json.RawMessage
+
+	hasSizes bool // "sizes" was present (it may be "")
 }
 
 // SecurityScheme is a TD 1.1 security scheme. Scheme names which one it is:
@@ -218,4 +226,6 @@ type SecurityScheme struct {
 	OneOf         []string      // "oneOf" (combo)
 	AllOf         []string      // "allOf" (combo)
 	Extensions    map[string]json.RawMessage
+
+	hasName bool // "name" was present (it may be "")
 }

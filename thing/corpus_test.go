@@ -1,0 +1,99 @@
+package thing_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hearth-wot/hearth/thing"
+)
+
+// sharedWoT returns ../shared/wot relative to the repository root, or
+// skips the test when it is absent.
+func sharedWoT(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Skip("repository root not found")
+		}
+		dir = parent
+	}
+	p := filepath.Join(dir, "..", "shared", "wot")
+	if _, err := os.Stat(filepath.Join(p, "corpus")); err != nil {
+		tb.Skipf("W3C WoT reference material not found at %s (../shared/wot next to the repository); skipping", p)
+	}
+	return p
+}
+
+// corpusFiles returns the JSON files of one corpus folder.
+func corpusFiles(tb testing.TB, dir string) map[string][]byte {
+	tb.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make(map[string][]byte)
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[e.Name()] = b
+	}
+	if len(out) == 0 {
+		tb.Fatalf("no corpus files in %s", dir)
+	}
+	return out
+}
+
+func TestCorpusValid(t *testing.T) {
+	root := sharedWoT(t)
+	for _, folder := range []string{"valid", "notValidYet", "warn"} {
+		for name, data := range corpusFiles(t, filepath.Join(root, "corpus", folder)) {
+			t.Run(folder+"/"+name, func(t *testing.T) {
+				td, err := thing.Parse(data)
+				if err != nil {
+					t.Fatalf("rejected a valid TD:\n%v", err)
+				}
+				if folder == "warn" && len(td.Warnings()) == 0 {
+					// Warnings about Thing Model links need a loader; see TestCorpusWarnTM.
+					if !strings.Contains(name, "Tm") {
+						t.Errorf("no warning for %s", name)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestCorpusInvalid(t *testing.T) {
+	root := sharedWoT(t)
+	for name, data := range corpusFiles(t, filepath.Join(root, "corpus", "invalid")) {
+		t.Run(name, func(t *testing.T) {
+			_, err := thing.Parse(data)
+			if name == "usingTM.json" {
+				t.Skip("needs the Thing Model; see TestCorpusUsingTM")
+			}
+			if err == nil {
+				t.Fatal("accepted an invalid TD")
+			}
+			if !errors.Is(err, thing.ErrInvalid) {
+				t.Fatalf("error does not match ErrInvalid: %v", err)
+			}
+			t.Log(err)
+		})
+	}
+}

@@ -1,0 +1,824 @@
+package thing
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// This file holds the JSON scanner shared by every decoder in the package.
+// It reads straight from the input bytes into the model types, without
+// building generic maps, and it reports problems the way the validator
+// does: a bad member type or a duplicate member name becomes a
+// *ValidationError at its JSON pointer and decoding carries on, so one pass
+// reports every problem. Only malformed JSON stops it (a *SyntaxError).
+
+// maxDepth bounds the nesting of JSON values, so hostile input cannot
+// exhaust the stack.
+const maxDepth = 512
+
+// syntaxPanic carries a syntax error from deep in the scanner to the entry
+// point, which recovers it. It never escapes the package.
+type syntaxPanic struct{ err *SyntaxError }
+
+// seg is one step of a JSON pointer: a member name or an array index.
+type seg struct {
+	key   []byte // member name (unescaped); nil for an array index
+	index int
+}
+
+type decoder struct {
+	data    []byte
+	pos     int
+	depth   int
+	path    []seg
+	errs    []error
+	scratch []byte   // unescaped string (valid until the next string read)
+	keys    [][]byte // member names of the objects being skipped (duplicate detection)
+
+	// mode
+	model   bool // Thing Model: {{placeholders}} stand in for typed values
+	lenient bool // accept a form "response" without "contentType"
+	strict  bool // report required members that are absent (Parse)
+}
+
+func newDecoder(data []byte) *decoder {
+	// A UTF-8 byte order mark is tolerated on input.
+	if len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF {
+		data = data[3:]
+	}
+	return &decoder{data: data}
+}
+
+// run calls fn, turning a syntax panic into an error, and checks that only
+// white space follows the value.
+func (d *decoder) run(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			sp, ok := r.(syntaxPanic)
+			if !ok {
+				panic(r)
+			}
+			err = sp.err
+		}
+	}()
+	fn()
+	d.ws()
+	if d.pos < len(d.data) {
+		d.syntax("invalid character " + quoteChar(d.data[d.pos]) + " after top-level value")
+	}
+	return nil
+}
+
+func (d *decoder) syntax(msg string) {
+	panic(syntaxPanic{&SyntaxError{Offset: int64(d.pos), Msg: msg}})
+}
+
+func quoteChar(c byte) string {
+	if c == '\'' {
+		return `'\''`
+	}
+	if c == '"' {
+		return `'"'`
+	}
+	s := strconv.Quote(string(rune(c)))
+	return "'" + s[1:len(s)-1] + "'"
+}
+
+// pointer renders the current path as a JSON pointer (RFC 6901).
+func (d *decoder) pointer() string {
+	if len(d.path) == 0 {
+		return ""
+	}
+	b := make([]byte, 0, 64)
+	for _, s := range d.path {
+		b = append(b, '/')
+		if s.key == nil {
+			b = strconv.AppendInt(b, int64(s.index), 10)
+			continue
+		}
+		b = appendPointerToken(b, s.key)
+	}
+	return string(b)
+}
+
+func appendPointerToken(b []byte, tok []byte) []byte {
+	for _, c := range tok {
+		switch c {
+		case '~':
+			b = append(b, '~', '0')
+		case '/':
+			b = append(b, '~', '1')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+func (d *decoder) pushKey(k []byte) { d.path = append(d.path, seg{key: k}) }
+func (d *decoder) pushIndex(i int) { d.path = append(d.path, seg{index: i}) }
+func (d *decoder) pop()            { d.path = d.path[:len(d.path)-1] }
+
+// errorf records a validation error at the current path.
+func (d *decoder) fail(msg string) {
+	d.errs = append(d.errs, &ValidationError{Path: d.pointer(), Msg: msg})
+}
+
+// failMember records a validation error at the member name of the current
+// object (the path is one level below).
+func (d *decoder) failMember(name, msg string) {
+	p := d.pointer()
+	b := make([]byte, 0, len(p)+1+len(name))
+	b = append(b, p...)
+	b = append(b, '/')
+	b = appendPointerToken(b, []byte(name))
+	d.errs = append(d.errs, &ValidationError{Path: string(b), Msg: msg})
+}
+
+// typeError records that the value at the current path has the wrong JSON
+// type and skips it.
+func (d *decoder) typeError(want string) {
+	got := d.kind()
+	d.fail("must be " + want + ", not " + got)
+	d.skip()
+}
+
+// kind names the JSON type of the next value.
+func (d *decoder) kind() string {
+	switch d.peek() {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+func (d *decoder) ws() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek skips white space and returns the next byte without consuming it.
+func (d *decoder) peek() byte {
+	d.ws()
+	if d.pos >= len(d.data) {
+		d.syntax("unexpected end of JSON input")
+	}
+	return d.data[d.pos]
+}
+
+// openObject consumes '{' and reports true if the next value is an object;
+// otherwise it consumes nothing.
+func (d *decoder) openObject() bool {
+	if d.peek() != '{' {
+		return false
+	}
+	d.pos++
+	d.enter()
+	return true
+}
+
+func (d *decoder) openArray() bool {
+	if d.peek() != '[' {
+		return false
+	}
+	d.pos++
+	d.enter()
+	return true
+}
+
+func (d *decoder) enter() {
+	d.depth++
+	if d.depth > maxDepth {
+		d.syntax("exceeded max depth")
+	}
+}
+
+// next advances to the next member or element of the object or array
+// being read; it returns false, having consumed the closing bracket, when
+// there is none. first must start true.
+func (d *decoder) next(first *bool, end byte) bool {
+	c := d.peek()
+	if *first {
+		*first = false
+		if c == end {
+			d.pos++
+			d.depth--
+			return false
+		}
+		return true
+	}
+	switch c {
+	case end:
+		d.pos++
+		d.depth--
+		return false
+	case ',':
+		d.pos++
+		if d.peek() == end {
+			d.syntax("invalid character " + quoteChar(end) + " after ','")
+		}
+		return true
+	}
+	if end == '}' {
+		d.syntax("invalid character " + quoteChar(c) + " after object member")
+	}
+	d.syntax("invalid character " + quoteChar(c) + " after array element")
+	return false
+}
+
+// key reads a member name and the colon after it. The returned bytes are
+// valid until the next string is read unless copy is true.
+func (d *decoder) key() []byte {
+	if d.peek() != '"' {
+		d.syntax("invalid character " + quoteChar(d.data[d.pos]) + " looking for beginning of object key string")
+	}
+	k, esc := d.rawString()
+	if esc {
+		k = append([]byte(nil), k...)
+	}
+	if d.peek() != ':' {
+		d.syntax("invalid character " + quoteChar(d.data[d.pos]) + " after object key")
+	}
+	d.pos++
+	return k
+}
+
+// rawString reads a JSON string at d.pos (which must be '"') and returns
+// its unescaped bytes. escaped reports whether the bytes live in d.scratch.
+func (d *decoder) rawString() (s []byte, escaped bool) {
+	start := d.pos + 1
+	i := start
+	data := d.data
+	for i < len(data) {
+		c := data[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			return data[start:i], false
+		case c == '\\':
+			return d.escapedString(start, i), true
+		case c < 0x20:
+			d.pos = i
+			d.syntax("invalid control character in string literal")
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n == 1 {
+				d.pos = i
+				d.syntax("invalid UTF-8 in string")
+			}
+			i += n
+		}
+	}
+	d.pos = len(data)
+	d.syntax("unexpected end of JSON input")
+	return nil, false
+}
+
+func (d *decoder) escapedString(start, i int) []byte {
+	data := d.data
+	b := append(d.scratch[:0], data[start:i]...)
+	for i < len(data) {
+		c := data[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			d.scratch = b
+			return b
+		case c == '\\':
+			if i+1 >= len(data) {
+				d.pos = len(data)
+				d.syntax("unexpected end of JSON input")
+			}
+			switch e := data[i+1]; e {
+			case '"', '\\', '/':
+				b = append(b, e)
+				i += 2
+			case 'b':
+				b = append(b, '\b')
+				i += 2
+			case 'f':
+				b = append(b, '\f')
+				i += 2
+			case 'n':
+				b = append(b, '\n')
+				i += 2
+			case 'r':
+				b = append(b, '\r')
+				i += 2
+			case 't':
+				b = append(b, '\t')
+				i += 2
+			case 'u':
+				r, ok := hex4(data, i+2)
+				if !ok {
+					d.pos = i
+					d.syntax("invalid escape sequence in string literal")
+				}
+				i += 6
+				if utf16IsSurrogate(r) {
+					r2, ok2 := rune(-1), false
+					if i+1 < len(data) && data[i] == '\\' && data[i+1] == 'u' {
+						r2, ok2 = hex4(data, i+2)
+					}
+					if dec := utf16Decode(r, r2); ok2 && dec != utf8.RuneError {
+						r = dec
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				b = utf8.AppendRune(b, r)
+			default:
+				d.pos = i
+				d.syntax("invalid escape sequence in string literal")
+			}
+		case c < 0x20:
+			d.pos = i
+			d.syntax("invalid control character in string literal")
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n == 1 {
+				d.pos = i
+				d.syntax("invalid UTF-8 in string")
+			}
+			b = append(b, data[i:i+n]...)
+			i += n
+		}
+	}
+	d.pos = len(data)
+	d.syntax("unexpected end of JSON input")
+	return nil
+}
+
+func hex4(data []byte, i int) (rune, bool) {
+	if i+4 > len(data) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r*16 + rune(c)
+	}
+	return r, true
+}
+
+func utf16IsSurrogate(r rune) bool { return 0xd800 <= r && r < 0xe000 }
+
+func utf16Decode(r1, r2 rune) rune {
+	if 0xd800 <= r1 && r1 < 0xdc00 && 0xdc00 <= r2 && r2 < 0xe000 {
+		return (r1-0xd800)<<10 | (r2 - 0xdc00) + 0x10000
+	}
+	return utf8.RuneError
+}
+
+// numberSpan scans a JSON number at d.pos and returns its text.
+func (d *decoder) numberSpan() []byte {
+	data := d.data
+	start := d.pos
+	i := start
+	if i < len(data) && data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && '1' <= data[i] && data[i] <= '9':
+		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+			i++
+		}
+	default:
+		d.pos = i
+		if i < len(data) {
+			d.syntax("invalid character " + quoteChar(data[i]) + " looking for beginning of value")
+		}
+		d.syntax("unexpected end of JSON input")
+	}
+	if i < len(data) && data[i] == '.' {
+		i++
+		if i >= len(data) || data[i] < '0' || data[i] > '9' {
+			d.pos = i
+			d.syntax("invalid number: digit expected after decimal point")
+		}
+		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if i >= len(data) || data[i] < '0' || data[i] > '9' {
+			d.pos = i
+			d.syntax("invalid number: digit expected in exponent")
+		}
+		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+			i++
+		}
+	}
+	d.pos = i
+	return data[start:i]
+}
+
+// parseNumber converts a scanned JSON number to float64. Short integers
+// take a fast path that does not allocate.
+func parseNumber(b []byte) float64 {
+	neg := false
+	s := b
+	if len(s) > 0 && s[0] == '-' {
+		neg = true
+		s = s[1:]
+	}
+	if len(s) <= 15 {
+		var n int64
+		ok := true
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				ok = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if ok {
+			if neg {
+				if n == 0 {
+					return negZero()
+				}
+				return -float64(n)
+			}
+			return float64(n)
+		}
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		// Out of range: ParseFloat returns ±Inf, which JSON cannot carry
+		// back out; clamp to the largest finite value.
+		if f > 0 {
+			return maxFloat
+		}
+		if f < 0 {
+			return -maxFloat
+		}
+	}
+	return f
+}
+
+const maxFloat = 1.7976931348623157e308
+
+func negZero() float64 {
+	var z float64
+	return -z
+}
+
+// literal consumes one of true, false or null.
+func (d *decoder) literal() byte {
+	c := d.peek()
+	var want string
+	switch c {
+	case 't':
+		want = "true"
+	case 'f':
+		want = "false"
+	case 'n':
+		want = "null"
+	default:
+		d.syntax("invalid character " + quoteChar(c) + " looking for beginning of value")
+	}
+	if len(d.data)-d.pos < len(want) || string(d.data[d.pos:d.pos+len(want)]) != want {
+		d.syntax("invalid literal")
+	}
+	d.pos += len(want)
+	return c
+}
+
+// skip consumes one value, checking its syntax and rejecting duplicate
+// member names inside it.
+func (d *decoder) skip() {
+	switch d.peek() {
+	case '{':
+		d.pos++
+		d.enter()
+		base := len(d.keys)
+		for first := true; d.next(&first, '}'); {
+			k := d.key()
+			if d.seenKey(base, k) {
+				d.pushKey(k)
+				d.fail("duplicate member name")
+				d.pop()
+			} else {
+				d.keys = append(d.keys, k)
+			}
+			d.pushKey(k)
+			d.skip()
+			d.pop()
+		}
+		clear(d.keys[base:])
+		d.keys = d.keys[:base]
+	case '[':
+		d.pos++
+		d.enter()
+		for first := true; d.next(&first, ']'); {
+			d.skip()
+		}
+	case '"':
+		d.rawString()
+	case 't', 'f', 'n':
+		d.literal()
+	default:
+		d.numberSpan()
+	}
+}
+
+func (d *decoder) seenKey(base int, k []byte) bool {
+	for _, s := range d.keys[base:] {
+		if string(s) == string(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// raw consumes one value and returns a copy of its bytes.
+func (d *decoder) raw() json.RawMessage {
+	d.ws()
+	start := d.pos
+	d.skip()
+	return append(json.RawMessage(nil), d.data[start:d.pos]...)
+}
+
+// str reads a string value, recording a type error for anything else.
+func (d *decoder) str() string {
+	if d.peek() != '"' {
+		d.typeError("a string")
+		return ""
+	}
+	b, _ := d.rawString()
+	return intern(b)
+}
+
+// text reads a string value; it returns ok false (after recording a type
+// error) for anything else.
+func (d *decoder) text() (string, bool) {
+	if d.peek() != '"' {
+		d.typeError("a string")
+		return "", false
+	}
+	b, _ := d.rawString()
+	return intern(b), true
+}
+
+// placeholder reports whether the next value is a Thing Model placeholder
+// string (only in model mode), consuming it if so.
+func (d *decoder) placeholder() bool {
+	if !d.model || d.peek() != '"' {
+		return false
+	}
+	save := d.pos
+	b, _ := d.rawString()
+	if isPlaceholder(b) {
+		return true
+	}
+	d.pos = save
+	return false
+}
+
+func (d *decoder) boolean() bool {
+	switch d.peek() {
+	case 't', 'f':
+		return d.literal() == 't'
+	}
+	if d.placeholder() {
+		return false
+	}
+	d.typeError("a boolean")
+	return false
+}
+
+func (d *decoder) optBool() *bool {
+	switch d.peek() {
+	case 't', 'f':
+		v := d.literal() == 't'
+		return &v
+	}
+	if d.placeholder() {
+		return nil
+	}
+	d.typeError("a boolean")
+	return nil
+}
+
+func (d *decoder) isNumberStart() bool {
+	c := d.peek()
+	return c == '-' || ('0' <= c && c <= '9')
+}
+
+func (d *decoder) number() *float64 {
+	if !d.isNumberStart() {
+		if d.placeholder() {
+			return nil
+		}
+		d.typeError("a number")
+		return nil
+	}
+	f := parseNumber(d.numberSpan())
+	return &f
+}
+
+// integer reads a non-negative integer (JSON Schema's integer: a number
+// with no fractional part).
+func (d *decoder) count() *int {
+	if !d.isNumberStart() {
+		if d.placeholder() {
+			return nil
+		}
+		d.typeError("an integer")
+		return nil
+	}
+	f := parseNumber(d.numberSpan())
+	if f != float64(int64(f)) || f > 1<<53 || f < -(1<<53) {
+		d.fail("must be an integer")
+		return nil
+	}
+	n := int(f)
+	return &n
+}
+
+// strs reads a string-or-array-of-strings term.
+func (d *decoder) strs(s *Strings) {
+	switch d.peek() {
+	case '"':
+		b, _ := d.rawString()
+		s.Values = []string{intern(b)}
+		s.Array = false
+	case '[':
+		d.pos++
+		d.enter()
+		s.Array = true
+		s.Values = make([]string, 0, 2)
+		i := 0
+		for first := true; d.next(&first, ']'); i++ {
+			d.pushIndex(i)
+			if v, ok := d.text(); ok {
+				s.Values = append(s.Values, v)
+			}
+			d.pop()
+		}
+	default:
+		d.typeError("a string or an array of strings")
+	}
+}
+
+// stringList reads an array of strings.
+func (d *decoder) stringList() []string {
+	if !d.openArray() {
+		d.typeError("an array of strings")
+		return nil
+	}
+	out := make([]string, 0, 4)
+	i := 0
+	for first := true; d.next(&first, ']'); i++ {
+		d.pushIndex(i)
+		if v, ok := d.text(); ok {
+			out = append(out, v)
+		}
+		d.pop()
+	}
+	return out
+}
+
+func (d *decoder) multiLanguage() MultiLanguage {
+	if !d.openObject() {
+		d.typeError("an object of language-tagged strings")
+		return nil
+	}
+	m := make(MultiLanguage, 4)
+	for first := true; d.next(&first, '}'); {
+		k := d.key()
+		d.pushKey(k)
+		if d.model && isPlaceholder(k) {
+			d.fail("a member name must not be a placeholder")
+		}
+		if _, dup := m[string(k)]; dup {
+			d.fail("duplicate member name")
+			d.skip()
+		} else if v, ok := d.text(); ok {
+			m[string(k)] = v
+		}
+		d.pop()
+	}
+	return m
+}
+
+// extension stores an unknown member verbatim.
+func (d *decoder) extension(m *map[string]json.RawMessage, k []byte) {
+	if *m == nil {
+		*m = make(map[string]json.RawMessage, 2)
+	}
+	if _, dup := (*m)[string(k)]; dup {
+		d.fail("duplicate member name")
+		d.skip()
+		return
+	}
+	if d.model && isPlaceholder(k) {
+		d.fail("a member name must not be a placeholder")
+	}
+	(*m)[string(k)] = d.raw()
+}
+
+// value decodes any JSON value into the types encoding/json uses for
+// interface values (map[string]any, []any, string, float64, bool, nil).
+func (d *decoder) value() any {
+	switch c := d.peek(); c {
+	case '{':
+		d.pos++
+		d.enter()
+		m := make(map[string]any)
+		for first := true; d.next(&first, '}'); {
+			k := d.key()
+			d.pushKey(k)
+			if _, dup := m[string(k)]; dup {
+				d.fail("duplicate member name")
+				d.skip()
+			} else {
+				m[string(k)] = d.value()
+			}
+			d.pop()
+		}
+		return m
+	case '[':
+		d.pos++
+		d.enter()
+		a := make([]any, 0, 4)
+		i := 0
+		for first := true; d.next(&first, ']'); i++ {
+			d.pushIndex(i)
+			a = append(a, d.value())
+			d.pop()
+		}
+		return a
+	case '"':
+		b, _ := d.rawString()
+		return intern(b)
+	case 't', 'f', 'n':
+		switch d.literal() {
+		case 't':
+			return true
+		case 'f':
+			return false
+		}
+		return nil
+	default:
+		return parseNumber(d.numberSpan())
+	}
+}
+
+// isPlaceholder reports whether s contains a Thing Model placeholder:
+// "{{", one or more printable ASCII characters, "}}".
+func isPlaceholder(s []byte) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] != '{' || s[i+1] != '{' {
+			continue
+		}
+		// need at least one printable char then "}}"
+		for j := i + 2; j+1 < len(s); j++ {
+			c := s[j]
+			if c < ' ' || c > '~' {
+				break
+			}
+			if j > i+2 && s[j] == '}' && s[j+1] == '}' {
+				return true
+			}
+		}
+	}
+	return false
+}
