@@ -3,10 +3,9 @@
 // as Go types, JSON decoding and encoding that keeps every extension,
 // validation with JSON-pointer errors, the spec's defaults, form and URI
 // template resolution, validation of values against data schemas, a
-// builder, and Thing Models.
+// builder, and (arriving next) Thing Models.
 //
-// The package is pure data: it does no I/O of its own. Where a Thing Model
-// names other documents, the caller supplies a Loader.
+// The package is pure data: it does no I/O of its own.
 //
 // # Parsing and inspecting
 //
@@ -115,7 +114,7 @@
 // # Concurrency
 //
 // Descriptions and DataSchemas are plain data: safe for concurrent
-// reads, not for concurrent mutation. A compiled Schema and a Model are
-// immutable and safe for concurrent use. Builders are not safe for
+// reads, not for concurrent mutation. A compiled Schema is immutable
+// and safe for concurrent use. Builders are not safe for
 // concurrent use.
 package thing

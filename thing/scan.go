@@ -117,8 +117,8 @@ func appendPointerToken(b []byte, tok []byte) []byte {
 }
 
 func (d *decoder) pushKey(k []byte) { d.path = append(d.path, seg{key: k}) }
-func (d *decoder) pushIndex(i int) { d.path = append(d.path, seg{index: i}) }
-func (d *decoder) pop()            { d.path = d.path[:len(d.path)-1] }
+func (d *decoder) pushIndex(i int)  { d.path = append(d.path, seg{index: i}) }
+func (d *decoder) pop()             { d.path = d.path[:len(d.path)-1] }
 
 // errorf records a validation error at the current path.
 func (d *decoder) fail(msg string) {
