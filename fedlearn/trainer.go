@@ -97,13 +97,13 @@ type TrainResult struct {
 // EvalResult is the outcome of evaluating parameters on a dataset.
 type EvalResult struct {
 	// Samples is the number of examples evaluated.
-	Samples int
+	Samples int `json:"samples"`
 	// Loss is the mean loss (cross-entropy or mean squared error).
-	Loss float64
+	Loss float64 `json:"loss"`
 	// Accuracy is the fraction classified correctly; zero for regression.
-	Accuracy float64
+	Accuracy float64 `json:"accuracy"`
 	// Metrics holds further named metrics (for regression "mae", "rmse").
-	Metrics Metrics
+	Metrics Metrics `json:"metrics,omitempty"`
 }
 
 // Metrics are named scalar measurements. Names are short lower-case words

@@ -1,0 +1,284 @@
+package fedlearn
+
+import (
+	"context"
+	crand "crypto/rand"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hearth-wot/hearth/fedlearn/wire"
+)
+
+// Consent decides whether a client may take part in federated learning
+// right now. The embedder supplies it, typically backed by a consent
+// ledger: "does the household still consent to its data being used for
+// this purpose?". It is asked before every training or evaluation request
+// and again before a trained update is sent, so a withdrawal during
+// training means nothing leaves. It may be called concurrently.
+type Consent interface {
+	Allowed(ctx context.Context) bool
+}
+
+// ConsentFunc adapts a function to the Consent interface.
+type ConsentFunc func(ctx context.Context) bool
+
+// Allowed returns f(ctx).
+func (f ConsentFunc) Allowed(ctx context.Context) bool { return f(ctx) }
+
+// ClientConfig configures a Client. The zero value trains with the
+// server's hyperparameters, always consents, does not clip and shares no
+// training metrics.
+type ClientConfig struct {
+	// Train supplies defaults for the fields a server's training request
+	// leaves zero.
+	Train TrainConfig
+
+	// Consent gates participation; nil means no gate (always allowed).
+	Consent Consent
+
+	// ClipNorm bounds the L2 norm of every update the client sends
+	// (local − global), scaling larger updates down. Zero means no
+	// client-side clipping unless the server asks for it; when both set a
+	// norm, the smaller applies.
+	ClipNorm float64
+
+	// NoiseMultiplier adds local differential-privacy noise: Gaussian with
+	// standard deviation NoiseMultiplier × ClipNorm per coordinate, drawn
+	// from a cryptographically seeded generator, after clipping. It
+	// requires ClipNorm. Zero means no local noise (central DP on the
+	// server needs far less noise for the same guarantee).
+	NoiseMultiplier float64
+
+	// ShareMetrics sends the trainer's metrics (such as training loss) with
+	// each update. They are derived from private data and are not covered
+	// by clipping, noise or secure aggregation, so the default is not to.
+	ShareMetrics bool
+
+	// Logger receives the client's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// ClientStats counts what a Client has done, for monitoring.
+type ClientStats struct {
+	// Trained is the number of updates sent.
+	Trained int
+	// Evaluated is the number of evaluation results sent.
+	Evaluated int
+	// Declined counts requests refused for want of consent or because the
+	// client was busy.
+	Declined int
+	// Failed counts requests that ended in an error.
+	Failed int
+	// LastRound is the round of the last update sent.
+	LastRound int
+	// Connected reports whether a network connection is up (see Connect).
+	Connected bool
+	// Reconnects counts successful network connections after the first.
+	Reconnects int
+}
+
+// Client is the participant side of federated learning: it answers the
+// server's training and evaluation requests with its Trainer, on data that
+// never leaves it. It runs one training at a time.
+//
+// A Client is safe for concurrent use.
+type Client struct {
+	trainer Trainer
+	cfg     ClientConfig
+	log     *slog.Logger
+	busy    atomic.Bool
+
+	mu    sync.Mutex
+	stats ClientStats
+	noise *rand.Rand // guarded by mu
+}
+
+// NewClient returns a Client that trains with t.
+func NewClient(t Trainer, cfg ClientConfig) (*Client, error) {
+	if t == nil {
+		return nil, fmt.Errorf("%w: nil Trainer", ErrConfig)
+	}
+	if cfg.ClipNorm < 0 || math.IsNaN(cfg.ClipNorm) || math.IsInf(cfg.ClipNorm, 0) {
+		return nil, fmt.Errorf("%w: clip norm %v", ErrConfig, cfg.ClipNorm)
+	}
+	if cfg.NoiseMultiplier < 0 || math.IsNaN(cfg.NoiseMultiplier) || math.IsInf(cfg.NoiseMultiplier, 0) ||
+		(cfg.NoiseMultiplier > 0 && cfg.ClipNorm == 0) {
+		return nil, fmt.Errorf("%w: local noise multiplier %v needs a positive ClipNorm", ErrConfig, cfg.NoiseMultiplier)
+	}
+	c := &Client{trainer: t, cfg: cfg, log: orDiscard(cfg.Logger)}
+	if cfg.NoiseMultiplier > 0 {
+		c.noise = secureRand()
+	}
+	return c, nil
+}
+
+// Stats returns a snapshot of the client's counters.
+func (c *Client) Stats() ClientStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+func (c *Client) count(f func(*ClientStats)) {
+	c.mu.Lock()
+	f(&c.stats)
+	c.mu.Unlock()
+}
+
+func (c *Client) allowed(ctx context.Context) bool {
+	return c.cfg.Consent == nil || c.cfg.Consent.Allowed(ctx)
+}
+
+// Handle implements Handler: it answers wire.KindFitRequest with a
+// wire.KindFitResult carrying the clipped update and
+// wire.KindEvaluateRequest with a wire.KindEvaluateResult. Other kinds
+// are a protocol error. Refusals return errors wrapping ErrDeclined.
+func (c *Client) Handle(ctx context.Context, req *wire.Message) (*wire.Message, error) {
+	switch req.Kind {
+	case wire.KindFitRequest:
+		return c.fit(ctx, req)
+	case wire.KindEvaluateRequest:
+		return c.evaluate(ctx, req)
+	}
+	return nil, fmt.Errorf("%w: client cannot handle %v", ErrProtocol, req.Kind)
+}
+
+func (c *Client) decline(why string, round uint64) error {
+	c.count(func(s *ClientStats) { s.Declined++ })
+	c.log.Info("fedlearn: declined", "round", round, "reason", why)
+	return fmt.Errorf("%w: %s", ErrDeclined, why)
+}
+
+func (c *Client) fit(ctx context.Context, req *wire.Message) (*wire.Message, error) {
+	if !c.allowed(ctx) {
+		return nil, c.decline("no consent", req.Round)
+	}
+	if !c.busy.CompareAndSwap(false, true) {
+		return nil, c.decline("busy with another round", req.Round)
+	}
+	defer c.busy.Store(false)
+	if len(req.Tensors) != 1 {
+		return nil, fmt.Errorf("%w: fit request with %d tensors", ErrProtocol, len(req.Tensors))
+	}
+	global := req.Tensors[0]
+	cfg, clip, err := configFromWire(req.Round, req.Config)
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults(c.cfg.Train)
+	start := time.Now()
+	res, err := c.trainer.Train(ctx, global, cfg)
+	if err != nil {
+		c.count(func(s *ClientStats) { s.Failed++ })
+		return nil, err
+	}
+	if len(res.Params) != len(global) {
+		c.count(func(s *ClientStats) { s.Failed++ })
+		return nil, fmt.Errorf("%w: trainer returned %d parameters for %d", ErrModel, len(res.Params), len(global))
+	}
+	if res.Samples <= 0 || !finite(res.Params) {
+		c.count(func(s *ClientStats) { s.Failed++ })
+		return nil, fmt.Errorf("%w: local training diverged or saw no samples", ErrBadUpdate)
+	}
+	delta := res.Params // reuse: the trainer handed it over
+	for i, g := range global {
+		delta[i] -= g
+	}
+	if c.cfg.ClipNorm > 0 && (clip == 0 || c.cfg.ClipNorm < clip) {
+		clip = c.cfg.ClipNorm
+	}
+	norm := clipL2(delta, clip)
+	if c.noise != nil {
+		c.mu.Lock()
+		addGaussian(c.noise, delta, c.cfg.NoiseMultiplier*clip)
+		c.mu.Unlock()
+	}
+	// Consent may have been withdrawn while training: check again, so that
+	// nothing derived from the data leaves after a withdrawal.
+	if !c.allowed(ctx) {
+		return nil, c.decline("consent withdrawn during training", req.Round)
+	}
+	out := &wire.Message{
+		Kind: wire.KindFitResult, Seq: req.Seq, Round: req.Round, Samples: uint64(res.Samples),
+		DType: req.DType, Tensors: [][]float64{delta},
+	}
+	if c.cfg.ShareMetrics && len(res.Metrics) > 0 {
+		out.Metrics = res.Metrics.Clone()
+	}
+	c.count(func(s *ClientStats) { s.Trained++; s.LastRound = int(req.Round) })
+	c.log.Debug("fedlearn: trained", "round", req.Round, "samples", res.Samples, "norm", norm, "took", time.Since(start))
+	return out, nil
+}
+
+func (c *Client) evaluate(ctx context.Context, req *wire.Message) (*wire.Message, error) {
+	ev, ok := c.trainer.(Evaluator)
+	if !ok {
+		return nil, c.decline("trainer cannot evaluate", req.Round)
+	}
+	if !c.allowed(ctx) {
+		return nil, c.decline("no consent", req.Round)
+	}
+	if len(req.Tensors) != 1 {
+		return nil, fmt.Errorf("%w: evaluate request with %d tensors", ErrProtocol, len(req.Tensors))
+	}
+	r, err := ev.Evaluate(ctx, req.Tensors[0])
+	if err != nil {
+		c.count(func(s *ClientStats) { s.Failed++ })
+		return nil, err
+	}
+	if r.Samples <= 0 || !finite([]float64{r.Loss, r.Accuracy}) {
+		return nil, fmt.Errorf("%w: evaluation produced no finite result", ErrBadUpdate)
+	}
+	c.count(func(s *ClientStats) { s.Evaluated++ })
+	return &wire.Message{
+		Kind: wire.KindEvaluateResult, Seq: req.Seq, Round: req.Round, Samples: uint64(r.Samples),
+		Metrics: map[string]float64{"loss": r.Loss, "accuracy": r.Accuracy},
+	}, nil
+}
+
+// clipL2 scales v in place so that its L2 norm is at most bound, and
+// returns the norm before clipping. A bound of zero leaves v unchanged.
+func clipL2(v []float64, bound float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x * x
+	}
+	norm := math.Sqrt(s)
+	if bound > 0 && norm > bound {
+		f := bound / norm
+		for i := range v {
+			v[i] *= f
+		}
+	}
+	return norm
+}
+
+// addGaussian adds independent N(0, std²) noise to every element of v.
+func addGaussian(rng *rand.Rand, v []float64, std float64) {
+	if std == 0 {
+		return
+	}
+	for i := range v {
+		v[i] += std * rng.NormFloat64()
+	}
+}
+
+// secureRand returns a generator seeded from crypto/rand, for privacy
+// noise that an observer must not be able to predict.
+func secureRand() *rand.Rand {
+	var seed [32]byte
+	crand.Read(seed[:])
+	return rand.New(rand.NewChaCha8(seed))
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
