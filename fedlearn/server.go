@@ -175,7 +175,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	cfg.RoundTimeout = cmp.Or(cfg.RoundTimeout, 10*time.Minute)
 	cfg.CheckpointEvery = cmp.Or(cfg.CheckpointEvery, 1)
 	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)) }
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...))
+	}
 	if cfg.MinCohort < 1 || cfg.MinFit < 1 || cfg.Quorum < 1 || cfg.PerRound < 0 || cfg.MinAvailable < 0 {
 		bad("cohort sizes must be positive")
 	}
