@@ -2,15 +2,14 @@ package fedlearn
 
 import (
 	"context"
-	crand "crypto/rand"
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hearth-wot/hearth/fedlearn/dp"
 	"github.com/hearth-wot/hearth/fedlearn/wire"
 )
 
@@ -93,9 +92,10 @@ type Client struct {
 	log     *slog.Logger
 	busy    atomic.Bool
 
+	noise *dp.Gaussian // local DP, or nil
+
 	mu    sync.Mutex
 	stats ClientStats
-	noise *rand.Rand // guarded by mu
 }
 
 // NewClient returns a Client that trains with t.
@@ -112,7 +112,11 @@ func NewClient(t Trainer, cfg ClientConfig) (*Client, error) {
 	}
 	c := &Client{trainer: t, cfg: cfg, log: orDiscard(cfg.Logger)}
 	if cfg.NoiseMultiplier > 0 {
-		c.noise = secureRand()
+		g, err := dp.NewGaussian(cfg.NoiseMultiplier, cfg.ClipNorm, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		c.noise = g
 	}
 	return c, nil
 }
@@ -192,11 +196,17 @@ func (c *Client) fit(ctx context.Context, req *wire.Message) (*wire.Message, err
 	if c.cfg.ClipNorm > 0 && (clip == 0 || c.cfg.ClipNorm < clip) {
 		clip = c.cfg.ClipNorm
 	}
-	norm := clipL2(delta, clip)
+	norm := dp.L2Norm(delta)
+	if clip > 0 {
+		if _, err := dp.ClipL2(delta, clip); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadUpdate, err)
+		}
+	}
 	if c.noise != nil {
-		c.mu.Lock()
-		addGaussian(c.noise, delta, c.cfg.NoiseMultiplier*clip)
-		c.mu.Unlock()
+		// Local DP: noise z·S on this client's update alone (m = 1).
+		if err := c.noise.AddNoise(delta, 1); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadUpdate, err)
+		}
 	}
 	// Consent may have been withdrawn while training: check again, so that
 	// nothing derived from the data leaves after a withdrawal.
@@ -239,41 +249,6 @@ func (c *Client) evaluate(ctx context.Context, req *wire.Message) (*wire.Message
 		Kind: wire.KindEvaluateResult, Seq: req.Seq, Round: req.Round, Samples: uint64(r.Samples),
 		Metrics: map[string]float64{"loss": r.Loss, "accuracy": r.Accuracy},
 	}, nil
-}
-
-// clipL2 scales v in place so that its L2 norm is at most bound, and
-// returns the norm before clipping. A bound of zero leaves v unchanged.
-func clipL2(v []float64, bound float64) float64 {
-	s := 0.0
-	for _, x := range v {
-		s += x * x
-	}
-	norm := math.Sqrt(s)
-	if bound > 0 && norm > bound {
-		f := bound / norm
-		for i := range v {
-			v[i] *= f
-		}
-	}
-	return norm
-}
-
-// addGaussian adds independent N(0, std²) noise to every element of v.
-func addGaussian(rng *rand.Rand, v []float64, std float64) {
-	if std == 0 {
-		return
-	}
-	for i := range v {
-		v[i] += std * rng.NormFloat64()
-	}
-}
-
-// secureRand returns a generator seeded from crypto/rand, for privacy
-// noise that an observer must not be able to predict.
-func secureRand() *rand.Rand {
-	var seed [32]byte
-	crand.Read(seed[:])
-	return rand.New(rand.NewChaCha8(seed))
 }
 
 func orDiscard(l *slog.Logger) *slog.Logger {

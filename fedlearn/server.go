@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hearth-wot/hearth/fedlearn/dp"
 	"github.com/hearth-wot/hearth/fedlearn/wire"
 )
 
@@ -114,11 +115,13 @@ type ServerConfig struct {
 }
 
 // DPConfig configures central differential privacy (DP-FedAvg, McMahan et
-// al. 2018): the server clips every update to L2 norm ClipNorm (S), sums
-// them unweighted, adds Gaussian noise of standard deviation
-// NoiseMultiplier·S (z·S) and divides by the cohort size m, so the average
-// carries noise z·S/m. Clients are also asked to clip to S, which keeps
-// the guarantee under secure aggregation, where the server cannot clip.
+// al. 2018) with package dp: the server clips every update to L2 norm
+// ClipNorm (S), averages the m accepted updates with equal weights and adds
+// Gaussian noise of standard deviation z·S/m (z = NoiseMultiplier) to every
+// coordinate. Clients are also asked to clip to S, which keeps the bound
+// under secure aggregation, where the server cannot clip. An RDP accountant
+// for the subsampled Gaussian (q = m/K) reports the cumulative ε at Delta
+// after every round in RoundRecord.Epsilon.
 type DPConfig struct {
 	// ClipNorm is S; it must be positive.
 	ClipNorm float64
@@ -126,6 +129,10 @@ type DPConfig struct {
 	NoiseMultiplier float64
 	// Delta is the δ at which ε is reported; zero means 1e-5.
 	Delta float64
+	// Source, when set, supplies the noise instead of a generator seeded
+	// from crypto/rand. Use it only for reproducible simulations: noise an
+	// observer can predict protects nothing.
+	Source rand.Source
 }
 
 // Server coordinates federated learning: every round it samples clients
@@ -145,7 +152,8 @@ type Server struct {
 
 	// Owned by the goroutine in Run.
 	global []float64
-	noise  *rand.Rand
+	gauss  *dp.Gaussian
+	acct   dp.Accountant
 
 	mu        sync.Mutex
 	conns     map[string]*attached
@@ -211,13 +219,20 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			bad("central differential privacy needs a MeanStrategy, not %T", strategy)
 		}
 	}
+	var gauss *dp.Gaussian
+	if p := cfg.Privacy; p != nil && len(errs) == 0 {
+		var err error
+		if gauss, err = dp.NewGaussian(p.NoiseMultiplier, p.ClipNorm, p.Source); err != nil {
+			bad("%v", err)
+		}
+	}
 	s := &Server{
 		cfg:      cfg,
 		strategy: strategy,
 		log:      orDiscard(cfg.Logger),
+		gauss:    gauss,
 		conns:    map[string]*attached{},
 		changed:  make(chan struct{}),
-		noise:    secureRand(),
 	}
 	if cfg.CheckpointDir != "" {
 		ck, err := loadCheckpoint(cfg.CheckpointDir)
@@ -251,6 +266,14 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s.n = len(s.global)
 	s.published = slices.Clone(s.global)
+	// Privacy spent before a restart still counts.
+	for _, r := range s.history {
+		if r.NoiseMultiplier > 0 {
+			if err := s.acct.Step(r.SampleRate, r.NoiseMultiplier); err != nil {
+				return nil, fmt.Errorf("%w: replaying privacy accounting: %w", ErrCheckpoint, err)
+			}
+		}
+	}
 	return s, nil
 }
 
@@ -582,24 +605,11 @@ func (s *Server) aggregate(round, m, k int, updates []Update, rec *RoundRecord) 
 	prev := slices.Clone(s.global)
 	var err error
 	if p := s.cfg.Privacy; p != nil {
-		ms := s.strategy.(MeanStrategy)
-		mean := make([]float64, s.n)
-		for _, u := range updates {
-			clipL2(u.Delta, p.ClipNorm)
-			for i, v := range u.Delta {
-				mean[i] += v
-			}
+		err = s.privateMean(round, m, k, updates, rec)
+		if err == nil {
+			rec.Delta = cmp.Or(p.Delta, 1e-5)
+			rec.Epsilon, _, err = s.acct.Epsilon(rec.Delta)
 		}
-		addGaussian(s.noise, mean, p.NoiseMultiplier*p.ClipNorm)
-		// Divide by the sampled cohort size, not the number that replied:
-		// the sensitivity of the average to one client stays S/m.
-		for i := range mean {
-			mean[i] /= float64(m)
-		}
-		err = ms.Apply(round, s.global, mean)
-		rec.NoiseMultiplier = p.NoiseMultiplier
-		rec.SampleRate = float64(m) / float64(k)
-		rec.Delta = cmp.Or(p.Delta, 1e-5)
 	} else {
 		err = s.strategy.Aggregate(round, s.global, updates)
 	}
@@ -611,6 +621,37 @@ func (s *Server) aggregate(round, m, k int, updates []Update, rec *RoundRecord) 
 		return fmt.Errorf("fedlearn: aggregation: %w", err)
 	}
 	return nil
+}
+
+// privateMean is DP-FedAvg's aggregation: clip every update to S, average
+// the n accepted updates with equal weights, add Gaussian noise z·S/n, apply
+// with the strategy and account for the round with sampling rate q = m/K
+// (m sampled of k available).
+func (s *Server) privateMean(round, m, k int, updates []Update, rec *RoundRecord) error {
+	n := len(updates)
+	mean := make([]float64, s.n)
+	for _, u := range updates {
+		if _, err := dp.ClipL2(u.Delta, s.gauss.Clip()); err != nil {
+			return err
+		}
+		for i, v := range u.Delta {
+			mean[i] += v
+		}
+	}
+	for i := range mean {
+		mean[i] /= float64(n)
+	}
+	if err := s.gauss.AddNoise(mean, n); err != nil {
+		return err
+	}
+	q := float64(m) / float64(k)
+	// Account before applying: a round that fails afterwards still counts,
+	// which errs on the side of privacy.
+	if err := s.acct.Step(q, s.gauss.NoiseMultiplier()); err != nil {
+		return err
+	}
+	rec.NoiseMultiplier, rec.SampleRate = s.gauss.NoiseMultiplier(), q
+	return s.strategy.(MeanStrategy).Apply(round, s.global, mean)
 }
 
 // meanMetrics returns the sample-weighted mean of the metrics the updates

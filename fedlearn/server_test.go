@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/hearth-wot/hearth/fedlearn/dp"
 	"github.com/hearth-wot/hearth/fedlearn/wire"
 )
 
@@ -400,7 +401,7 @@ func TestClientClipsUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The update (norm 30) is clipped to the server's smaller bound 2.
-	if n := clipL2(slices.Clone(r.Tensors[0]), 0); math.Abs(n-2) > 1e-12 {
+	if n := dp.L2Norm(r.Tensors[0]); math.Abs(n-2) > 1e-12 {
 		t.Errorf("update norm %v, want 2", n)
 	}
 }
@@ -429,8 +430,14 @@ func TestCentralDPNoise(t *testing.T) {
 	if math.Abs(std-want) > 0.01*want || math.Abs(mean) > 5*want/math.Sqrt(n) {
 		t.Errorf("noise mean %.4g std %.4g, want 0 and z·S/m = %.4g", mean, std, want)
 	}
-	if r := srv.History()[0]; r.NoiseMultiplier != z || r.SampleRate != 1 {
+	r := srv.History()[0]
+	if r.NoiseMultiplier != z || r.SampleRate != 1 {
 		t.Errorf("record %+v", r)
+	}
+	var acct dp.Accountant
+	acct.Step(1, z)
+	if eps, _, _ := acct.Epsilon(1e-5); r.Epsilon != eps || eps <= 0 {
+		t.Errorf("ε = %v, want %v from the accountant", r.Epsilon, eps)
 	}
 }
 
