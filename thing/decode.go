@@ -11,7 +11,7 @@ import "encoding/json"
 // duplicate, skips its value and returns false.
 func (d *decoder) once(seen *uint64, bit uint) bool {
 	if *seen&(1<<bit) != 0 {
-		d.fail("duplicate member name")
+		d.failDup()
 		d.skip()
 		return false
 	}
@@ -40,6 +40,9 @@ func (d *decoder) description(t *Description) {
 		case "id":
 			if d.once(&seen, 2) {
 				t.ID = d.str()
+				if t.ID == "" && d.strict && !d.model {
+					d.fail("must be an absolute URI (RFC 3986)")
+				}
 			}
 		case "title":
 			if d.once(&seen, 3) {
@@ -64,10 +67,12 @@ func (d *decoder) description(t *Description) {
 		case "created":
 			if d.once(&seen, 8) {
 				t.Created = d.str()
+				t.present |= presentCreated
 			}
 		case "modified":
 			if d.once(&seen, 9) {
 				t.Modified = d.str()
+				t.present |= presentModified
 			}
 		case "support":
 			if d.once(&seen, 10) {
@@ -150,7 +155,7 @@ func (d *decoder) context(c *Context) {
 					k := d.key()
 					d.pushKey(k)
 					if _, dup := terms[string(k)]; dup {
-						d.fail("duplicate member name")
+						d.failDup()
 						d.skip()
 					} else {
 						terms[string(k)] = d.raw()
@@ -188,7 +193,11 @@ func (d *decoder) version() *VersionInfo {
 			}
 		case "model":
 			if d.once(&seen, 1) {
-				v.Model = d.str()
+				if d.peek() != '"' {
+					d.typeErrorStrict("a string")
+				} else {
+					v.Model = d.str()
+				}
 			}
 		default:
 			d.extension(&v.Extensions, k)
@@ -222,7 +231,7 @@ func (d *decoder) properties() map[string]*Property {
 		d.pushKey(k)
 		d.affordanceName(k)
 		if _, dup := m[string(k)]; dup {
-			d.fail("duplicate member name")
+			d.failDup()
 			d.skip()
 		} else if p := d.property(); p != nil {
 			m[string(k)] = p
@@ -243,7 +252,7 @@ func (d *decoder) actions() map[string]*Action {
 		d.pushKey(k)
 		d.affordanceName(k)
 		if _, dup := m[string(k)]; dup {
-			d.fail("duplicate member name")
+			d.failDup()
 			d.skip()
 		} else if a := d.action(); a != nil {
 			m[string(k)] = a
@@ -264,7 +273,7 @@ func (d *decoder) events() map[string]*Event {
 		d.pushKey(k)
 		d.affordanceName(k)
 		if _, dup := m[string(k)]; dup {
-			d.fail("duplicate member name")
+			d.failDup()
 			d.skip()
 		} else if e := d.event(); e != nil {
 			m[string(k)] = e
@@ -283,6 +292,16 @@ const (
 	explicitWriteOnly
 	explicitSafe
 	explicitIdempotent
+	explicitType // "type" was present (it may be "")
+)
+
+// presentBits records Thing-level strings that were present, so an empty
+// one is told from an absent one.
+type presentBits uint8
+
+const (
+	presentCreated presentBits = 1 << iota
+	presentModified
 )
 
 // Member bits 0..31 are DataSchema's; affordances use 32 and up.
@@ -317,7 +336,7 @@ func (d *decoder) property() *Property {
 				p.explicitObservable = true
 			}
 		default:
-			if !d.schemaMember(&p.DataSchema, k, &seen) {
+			if !d.schemaMember(&p.DataSchema, k, &seen, true) {
 				d.extension(&p.Extensions, k)
 			}
 		}
@@ -469,7 +488,7 @@ func (d *decoder) schema() *DataSchema {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		if !d.schemaMember(s, k, &seen) {
+		if !d.schemaMember(s, k, &seen, false) {
 			d.extension(&s.Extensions, k)
 		}
 		d.pop()
@@ -479,7 +498,12 @@ func (d *decoder) schema() *DataSchema {
 
 // schemaMember decodes member k of a DataSchema, if it is one; it returns
 // false for a name that is not a DataSchema term.
-func (d *decoder) schemaMember(s *DataSchema, k []byte, seen *uint64) bool {
+//
+// The official schema leaves a few members untyped in some positions
+// (contentEncoding and contentMediaType of a property, properties of any
+// data schema); a wrong type there is still an error, marked as a rule
+// beyond the schema.
+func (d *decoder) schemaMember(s *DataSchema, k []byte, seen *uint64, property bool) bool {
 	switch string(k) {
 	case "@type":
 		if d.once(seen, 0) {
@@ -503,6 +527,9 @@ func (d *decoder) schemaMember(s *DataSchema, k []byte, seen *uint64) bool {
 		}
 	case "type":
 		if d.once(seen, 5) {
+			if d.peek() == '"' {
+				s.explicit |= explicitType
+			}
 			s.Type = d.str()
 		}
 	case "const":
@@ -551,11 +578,19 @@ func (d *decoder) schemaMember(s *DataSchema, k []byte, seen *uint64) bool {
 		}
 	case "contentEncoding":
 		if d.once(seen, 14) {
-			s.ContentEncoding = d.str()
+			if property && d.peek() != '"' {
+				d.typeErrorStrict("a string")
+			} else {
+				s.ContentEncoding = d.str()
+			}
 		}
 	case "contentMediaType":
 		if d.once(seen, 15) {
-			s.ContentMediaType = d.str()
+			if property && d.peek() != '"' {
+				d.typeErrorStrict("a string")
+			} else {
+				s.ContentMediaType = d.str()
+			}
 		}
 	case "minimum":
 		if d.once(seen, 16) {
@@ -587,7 +622,12 @@ func (d *decoder) schemaMember(s *DataSchema, k []byte, seen *uint64) bool {
 		}
 	case "pattern":
 		if d.once(seen, 23) {
-			s.Pattern = d.str()
+			// The official schema does not list "pattern" at all.
+			if d.peek() != '"' {
+				d.typeErrorStrict("a string")
+			} else {
+				s.Pattern = d.str()
+			}
 		}
 	case "items":
 		if d.once(seen, 24) {
@@ -610,7 +650,11 @@ func (d *decoder) schemaMember(s *DataSchema, k []byte, seen *uint64) bool {
 		}
 	case "properties":
 		if d.once(seen, 27) {
-			s.Properties = d.schemaMap()
+			if d.peek() != '{' {
+				d.typeErrorStrict("an object")
+			} else {
+				s.Properties = d.schemaMap()
+			}
 		}
 	case "required":
 		if d.once(seen, 28) {
@@ -650,7 +694,7 @@ func (d *decoder) schemaMap() map[string]*DataSchema {
 		d.pushKey(k)
 		d.affordanceName(k)
 		if _, dup := m[string(k)]; dup {
-			d.fail("duplicate member name")
+			d.failDup()
 			d.skip()
 		} else if s := d.schema(); s != nil {
 			m[string(k)] = s
@@ -850,7 +894,7 @@ func (d *decoder) link() (l Link, ok bool) {
 			// Only icon links may carry sizes, and then as a string;
 			// validation decides. A non-string is kept verbatim.
 			if _, dup := l.Extensions["sizes"]; dup || seen&(1<<4) != 0 {
-				d.fail("duplicate member name")
+				d.failDup()
 				d.skip()
 				break
 			}
@@ -887,7 +931,7 @@ func (d *decoder) securityDefinitions() map[string]*SecurityScheme {
 		d.pushKey(k)
 		d.affordanceName(k)
 		if _, dup := m[string(k)]; dup {
-			d.fail("duplicate member name")
+			d.failDup()
 			d.skip()
 		} else if s := d.securityScheme(); s != nil {
 			m[string(k)] = s
@@ -940,9 +984,7 @@ func (d *decoder) securityScheme() *SecurityScheme {
 			case !d.once(&seen, bit):
 			case dst != nil && d.peek() == '"':
 				*dst = d.str()
-				if bit == 9 {
-					s.hasName = true
-				}
+				s.present |= 1 << bit
 			case dst == nil && bit == 18 && d.allStrings():
 				d.strs(&s.Scopes)
 			case dst == nil && bit > 18 && d.peek() == '[' && d.allStrings():

@@ -299,8 +299,14 @@ func (e *encoder) description(t *Description) {
 		e.member(s, "version")
 		e.version(t.Version)
 	}
-	e.str(s, "created", t.Created)
-	e.str(s, "modified", t.Modified)
+	if t.Created != "" || t.present&presentCreated != 0 {
+		e.member(s, "created")
+		e.b = appendString(e.b, t.Created)
+	}
+	if t.Modified != "" || t.present&presentModified != 0 {
+		e.member(s, "modified")
+		e.b = appendString(e.b, t.Modified)
+	}
 	e.str(s, "support", t.Support)
 	e.str(s, "base", t.Base)
 	if t.SecurityDefinitions != nil {
@@ -418,7 +424,10 @@ func (e *encoder) schemaMembers(s int, d *DataSchema) {
 	e.langs(s, "titles", d.Titles)
 	e.str(s, "description", d.Description)
 	e.langs(s, "descriptions", d.Descriptions)
-	e.str(s, "type", d.Type)
+	if d.Type != "" || d.explicit&explicitType != 0 {
+		e.member(s, "type")
+		e.b = appendString(e.b, d.Type)
+	}
 	if d.HasConst || d.Const != nil {
 		e.member(s, "const")
 		e.value(d.Const)
@@ -624,20 +633,26 @@ func (e *encoder) securityScheme(c *SecurityScheme) {
 		e.str(s, "description", c.Description)
 		e.langs(s, "descriptions", c.Descriptions)
 		e.str(s, "proxy", c.Proxy)
-		e.str(s, "in", c.In)
-		if c.Name != "" || c.hasName {
-			e.member(s, "name")
-			e.b = appendString(e.b, c.Name)
+		if c.In != "" || c.present&(1<<8) != 0 {
+			e.member(s, "in")
+			e.b = appendString(e.b, c.In)
 		}
-		e.str(s, "qop", c.Qop)
-		e.str(s, "authorization", c.Authorization)
-		e.str(s, "alg", c.Alg)
-		e.str(s, "format", c.Format)
-		e.str(s, "identity", c.Identity)
-		e.str(s, "token", c.Token)
-		e.str(s, "refresh", c.Refresh)
+		for _, m := range [...]struct {
+			name string
+			bit  uint
+			v    string
+		}{{"name", 9, c.Name}, {"qop", 10, c.Qop}, {"authorization", 11, c.Authorization}, {"alg", 12, c.Alg},
+			{"format", 13, c.Format}, {"identity", 14, c.Identity}, {"token", 15, c.Token}, {"refresh", 16, c.Refresh}} {
+			if m.v != "" || c.present&(1<<m.bit) != 0 {
+				e.member(s, m.name)
+				e.b = appendString(e.b, m.v)
+			}
+		}
 		e.strs(s, "scopes", c.Scopes)
-		e.str(s, "flow", c.Flow)
+		if c.Flow != "" || c.present&(1<<17) != 0 {
+			e.member(s, "flow")
+			e.b = appendString(e.b, c.Flow)
+		}
 		if c.OneOf != nil {
 			e.member(s, "oneOf")
 			e.stringList(c.OneOf)

@@ -15,6 +15,11 @@ var ErrInvalid = errors.New("thing: invalid Thing Description")
 // Thing Description. Use ParseModel for those.
 var ErrThingModel = errors.New("thing: document is a Thing Model, not a Thing Description")
 
+// ErrDuplicateMember is matched by the *ValidationError reported for a
+// member name that appears twice in one JSON object. encoding/json would
+// silently keep the last one; TD processors must not.
+var ErrDuplicateMember = errors.New("thing: duplicate member name")
+
 // ValidationError is one violation of the TD 1.1 rules. Path is a JSON
 // pointer (RFC 6901) to the offending member, "" for the document itself.
 // Validation reports all violations at once as an errors.Join of
@@ -24,7 +29,8 @@ type ValidationError struct {
 	Path string // JSON pointer to the offending member
 	Msg  string // what is wrong, in a short sentence fragment
 
-	err error // an underlying sentinel, if any (ErrThingModel)
+	err    error // an underlying sentinel, if any (ErrThingModel)
+	strict bool  // a rule beyond the official TD 1.1 JSON Schema
 }
 
 func (e *ValidationError) Error() string {

@@ -61,6 +61,8 @@ type Description struct {
 	SchemaDefinitions   map[string]*DataSchema     // "schemaDefinitions"
 	URIVariables        map[string]*DataSchema     // "uriVariables"
 	Extensions          map[string]json.RawMessage // members outside the TD 1.1 model, verbatim
+
+	present presentBits // members present with an empty value
 }
 
 // VersionInfo is the "version" member of a Thing Description.
@@ -227,5 +229,5 @@ type SecurityScheme struct {
 	AllOf         []string      // "allOf" (combo)
 	Extensions    map[string]json.RawMessage
 
-	hasName bool // "name" was present (it may be "")
+	present uint32 // scheme-specific string members present (they may be ""), by member bit
 }

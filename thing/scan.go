@@ -2,6 +2,7 @@ package thing
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -123,6 +124,22 @@ func (d *decoder) pop()             { d.path = d.path[:len(d.path)-1] }
 // errorf records a validation error at the current path.
 func (d *decoder) fail(msg string) {
 	d.errs = append(d.errs, &ValidationError{Path: d.pointer(), Msg: msg})
+}
+
+// failDup records a duplicate member name at the current path (a rule
+// beyond the JSON Schema, which cannot see duplicates).
+func (d *decoder) failDup() {
+	d.errs = append(d.errs, &ValidationError{Path: d.pointer(), Msg: "duplicate member name", err: ErrDuplicateMember, strict: true})
+}
+
+// typeErrorStrict is typeError for a member the official JSON Schema
+// leaves untyped in this position.
+func (d *decoder) typeErrorStrict(want string) {
+	n := len(d.errs)
+	d.typeError(want)
+	for _, e := range d.errs[n:] {
+		e.(*ValidationError).strict = true
+	}
 }
 
 // failMember records a validation error at the member name of the current
@@ -533,7 +550,7 @@ func (d *decoder) skip() {
 			k := d.key()
 			if d.seenKey(base, k) {
 				d.pushKey(k)
-				d.fail("duplicate member name")
+				d.failDup()
 				d.pop()
 			} else {
 				d.keys = append(d.keys, k)
@@ -666,7 +683,7 @@ func (d *decoder) count() *int {
 	}
 	f := parseNumber(d.numberSpan())
 	if f != float64(int64(f)) || f > 1<<53 || f < -(1<<53) {
-		d.fail("must be an integer")
+		d.errs = append(d.errs, &ValidationError{Path: d.pointer(), Msg: "must be an integer that fits in 53 bits", strict: f == math.Trunc(f)})
 		return nil
 	}
 	n := int(f)
@@ -729,7 +746,7 @@ func (d *decoder) multiLanguage() MultiLanguage {
 			d.fail("a member name must not be a placeholder")
 		}
 		if _, dup := m[string(k)]; dup {
-			d.fail("duplicate member name")
+			d.failDup()
 			d.skip()
 		} else if v, ok := d.text(); ok {
 			m[string(k)] = v
@@ -745,7 +762,7 @@ func (d *decoder) extension(m *map[string]json.RawMessage, k []byte) {
 		*m = make(map[string]json.RawMessage, 2)
 	}
 	if _, dup := (*m)[string(k)]; dup {
-		d.fail("duplicate member name")
+		d.failDup()
 		d.skip()
 		return
 	}
@@ -767,7 +784,7 @@ func (d *decoder) value() any {
 			k := d.key()
 			d.pushKey(k)
 			if _, dup := m[string(k)]; dup {
-				d.fail("duplicate member name")
+				d.failDup()
 				d.skip()
 			} else {
 				m[string(k)] = d.value()

@@ -134,6 +134,15 @@ func (v *validator) fail(msg string, extra ...string) {
 	v.errs = append(v.errs, &ValidationError{Path: v.pointer(extra...), Msg: msg})
 }
 
+// failStrict records the violation of a rule the official TD 1.1 JSON
+// Schema does not check.
+func (v *validator) failStrict(msg string, extra ...string) {
+	if v.warn {
+		return
+	}
+	v.errs = append(v.errs, &ValidationError{Path: v.pointer(extra...), Msg: msg, strict: true})
+}
+
 func (v *validator) warnf(msg string, extra ...string) {
 	if v.warn {
 		v.warns = append(v.warns, Warning{Path: v.pointer(extra...), Msg: msg})
@@ -152,16 +161,16 @@ func (v *validator) description(t *Description) {
 	v.context(t.Context)
 	v.typeDecl(t.Type, "@type", true)
 	if t.ID != "" && !v.model && !isURI(t.ID) {
-		v.fail("must be a URI", "id")
+		v.failStrict("must be an absolute URI (RFC 3986)", "id")
 	}
 	if t.Title == "" && !v.model {
-		v.fail("is required", "title")
+		v.failStrict("is required", "title")
 	}
 	v.langs(t.Titles, "titles")
 	v.langs(t.Descriptions, "descriptions")
 	if !v.model {
-		v.dateTime(t.Created, "created")
-		v.dateTime(t.Modified, "modified")
+		v.dateTime(t.Created, t.present&presentCreated != 0, "created")
+		v.dateTime(t.Modified, t.present&presentModified != 0, "modified")
 	}
 	for _, k := range sortedKeys(t.Properties) {
 		v.push("properties")
@@ -204,7 +213,9 @@ func (v *validator) description(t *Description) {
 func (v *validator) context(c Context) {
 	if len(c.Entries) == 0 {
 		if c.Array {
-			v.fail("must not be empty", "@context")
+			// The official schema accepts an empty array; a TD without
+			// the TD context is not a TD.
+			v.failStrict("must not be empty", "@context")
 		} else {
 			v.fail("is required", "@context")
 		}
@@ -260,13 +271,13 @@ func (v *validator) typeDecl(s Strings, name string, root bool) {
 func (v *validator) langs(m MultiLanguage, name string) {
 	for _, k := range sortedKeys(m) {
 		if !IsLanguageTag(k) {
-			v.fail("is not a well-formed BCP 47 language tag", name, k)
+			v.failStrict("is not a well-formed BCP 47 language tag", name, k)
 		}
 	}
 }
 
-func (v *validator) dateTime(s, name string) {
-	if s == "" {
+func (v *validator) dateTime(s string, present bool, name string) {
+	if s == "" && !present {
 		return
 	}
 	if !isDateTime(s) {
@@ -446,13 +457,13 @@ func (v *validator) form(f *Form, kind formKind) {
 	}
 	v.securityNames(f.Security, "security")
 	if f.Response != nil && f.Response.ContentType == "" && !v.opts.Lenient && !v.model {
-		v.fail("is required", "response", "contentType")
+		v.failStrict("is required", "response", "contentType")
 	}
 	for i := range f.AdditionalResponses {
 		r := &f.AdditionalResponses[i]
 		if r.Schema != "" && v.td != nil && !v.model {
 			if _, ok := v.td.SchemaDefinitions[r.Schema]; !ok {
-				v.fail("names no schemaDefinitions entry", "additionalResponses", strconv.Itoa(i), "schema")
+				v.failStrict("names no schemaDefinitions entry", "additionalResponses", strconv.Itoa(i), "schema")
 			}
 		}
 		if r.ContentType == "" && r.Schema == "" {
@@ -480,9 +491,9 @@ func (v *validator) securityNames(s Strings, name string) {
 		}
 		msg := strconv.Quote(n) + " is not defined in securityDefinitions"
 		if s.Array {
-			v.fail(msg, name, strconv.Itoa(i))
+			v.failStrict(msg, name, strconv.Itoa(i))
 		} else {
-			v.fail(msg, name)
+			v.failStrict(msg, name)
 		}
 	}
 }
@@ -509,7 +520,7 @@ func (v *validator) uriKeys(f *Form) {
 				}
 				if !seen[s.Name] {
 					seen[s.Name] = true
-					v.fail("has no {"+s.Name+"} variable for the API key of security scheme "+strconv.Quote(n), "href")
+					v.failStrict("has no {"+s.Name+"} variable for the API key of security scheme "+strconv.Quote(n), "href")
 				}
 			}
 		case "combo":
@@ -595,13 +606,13 @@ func (v *validator) scheme(s *SecurityScheme) {
 		}
 	}
 	in := func(allowed ...string) {
-		if s.In != "" && !slices.Contains(allowed, s.In) && !v.ph(s.In) {
+		if (s.In != "" || s.present&(1<<8) != 0) && !slices.Contains(allowed, s.In) && !v.ph(s.In) {
 			v.fail(strconv.Quote(s.In)+" is not allowed for the "+s.Scheme+" scheme", "in")
 		}
 	}
 	switch s.Scheme {
 	case "auto":
-		if s.Name != "" || s.hasName {
+		if s.Name != "" || s.present&(1<<9) != 0 {
 			v.fail("must not be present in an auto scheme", "name")
 		}
 		if _, ok := s.Extensions["name"]; ok {
@@ -611,7 +622,7 @@ func (v *validator) scheme(s *SecurityScheme) {
 		in("header", "query", "body", "cookie", "auto")
 	case "digest":
 		in("header", "query", "body", "cookie", "auto")
-		if s.Qop != "" && s.Qop != "auth" && s.Qop != "auth-int" && !v.ph(s.Qop) {
+		if (s.Qop != "" || s.present&(1<<10) != 0) && s.Qop != "auth" && s.Qop != "auth-int" && !v.ph(s.Qop) {
 			v.fail(strconv.Quote(s.Qop)+" is not a digest qop (auth or auth-int)", "qop")
 		}
 	case "apikey":
@@ -642,7 +653,7 @@ func (v *validator) scheme(s *SecurityScheme) {
 			}
 			for i, n := range m.names {
 				if _, ok := v.td.SecurityDefinitions[n]; !ok {
-					v.fail(strconv.Quote(n)+" is not defined in securityDefinitions", m.name, strconv.Itoa(i))
+					v.failStrict(strconv.Quote(n)+" is not defined in securityDefinitions", m.name, strconv.Itoa(i))
 				}
 			}
 		}
@@ -689,7 +700,7 @@ func (v *validator) links(links []Link) {
 		if l.Rel == "type" {
 			typeLinks++
 			if typeLinks == 2 {
-				v.fail("a Thing Description has at most one link with rel \"type\"", "rel")
+				v.failStrict("a Thing Description has at most one link with rel \"type\"", "rel")
 			}
 		}
 		for j, tag := range l.Hreflang.Values {
@@ -750,13 +761,13 @@ var schemaTypes = [...]string{"boolean", "integer", "number", "string", "object"
 
 func (v *validator) schemaBody(s *DataSchema) {
 	if len(v.path) > maxDepth {
-		v.fail("schema nesting is too deep")
+		v.failStrict("schema nesting is too deep")
 		return
 	}
 	v.typeDecl(s.AtType, "@type", false)
 	v.langs(s.Titles, "titles")
 	v.langs(s.Descriptions, "descriptions")
-	if s.Type != "" && !slices.Contains(schemaTypes[:], s.Type) && !v.ph(s.Type) {
+	if (s.Type != "" || s.explicit&explicitType != 0) && !slices.Contains(schemaTypes[:], s.Type) && !v.ph(s.Type) {
 		v.fail(strconv.Quote(s.Type)+" is not a data schema type", "type")
 	}
 	if s.Enum != nil {
