@@ -24,6 +24,7 @@ const maxIDXElements = 1 << 32
 //
 // The header is checked before anything large is allocated, and memory
 // grows only as data actually arrives, so a lying header costs nothing.
+// Data shorter or longer than the header promises is an error.
 // Errors wrap [ErrData].
 func ReadIDX(r io.Reader) (dims []int, data []float64, err error) {
 	r, err = maybeGunzip(r)
@@ -69,12 +70,12 @@ func ReadIDX(r io.Reader) (dims []int, data []float64, err error) {
 		}
 	}
 	want := int64(n) * int64(size)
-	body, err := io.ReadAll(io.LimitReader(r, want))
+	body, err := io.ReadAll(io.LimitReader(r, want+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: idx data: %v", ErrData, err)
 	}
 	if int64(len(body)) != want {
-		return nil, nil, fmt.Errorf("%w: idx: %d data bytes, header promises %d", ErrData, len(body), want)
+		return nil, nil, fmt.Errorf("%w: idx: data does not match the %d bytes the header promises", ErrData, want)
 	}
 	data = make([]float64, n)
 	for i := range data {
