@@ -247,8 +247,18 @@ func (l *Ledger) verifyAccess(token string, now time.Time, checkTime bool) (*ver
 			return nil, tokenError(fmt.Errorf("%w: header member %q not allowed", ErrMalformedToken, k))
 		}
 	}
-	var alg, kid, typ string
-	if json.Unmarshal(hdr["alg"], &alg) != nil || json.Unmarshal(hdr["kid"], &kid) != nil || json.Unmarshal(hdr["typ"], &typ) != nil {
+	str := func(name string) (string, bool) {
+		raw, ok := hdr[name]
+		if !ok {
+			return "", true
+		}
+		var s string
+		return s, json.Unmarshal(raw, &s) == nil
+	}
+	alg, ok1 := str("alg")
+	kid, ok2 := str("kid")
+	typ, ok3 := str("typ")
+	if !ok1 || !ok2 || !ok3 {
 		return nil, tokenError(fmt.Errorf("%w: header members must be strings", ErrMalformedToken))
 	}
 	if !strings.EqualFold(typ, TokenType) && !strings.EqualFold(typ, "application/"+TokenType) {
@@ -362,27 +372,33 @@ func grantUsable(gs *grantState, now time.Time) error {
 // starting a new token family. The family is durable and audited before
 // IssueTokens returns.
 func (l *Ledger) IssueTokens(ctx context.Context, grantID string, opts TokenOptions) (*Tokens, error) {
+	t, _, err := l.issueTokens(ctx, grantID, opts.Scopes)
+	return t, err
+}
+
+func (l *Ledger) issueTokens(ctx context.Context, grantID string, scopes []Scope) (*Tokens, *family, error) {
 	now := time.Now()
-	if opts.Scopes != nil {
-		if err := validateScopes(opts.Scopes); err != nil {
-			return nil, err
+	if scopes != nil {
+		if err := validateScopes(scopes); err != nil {
+			return nil, nil, err
 		}
 	}
 	l.mu.Lock()
 	gs := l.grants[grantID]
 	if gs == nil {
 		l.mu.Unlock()
-		return nil, fmt.Errorf("%w: grant %q", ErrNotFound, grantID)
+		return nil, nil, fmt.Errorf("%w: grant %q", ErrNotFound, grantID)
 	}
-	f, refresh, size, err := l.newFamilyLocked(gs, opts.Scopes, now)
+	f, refresh, size, err := l.newFamilyLocked(gs, scopes, now)
 	l.mu.Unlock()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := l.sync(ctx, size); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return l.tokensFor(f, refresh, f.scope.text, now)
+	t, err := l.tokensFor(f, refresh, f.scope.text, now)
+	return t, f, err
 }
 
 func (l *Ledger) newFamilyLocked(gs *grantState, scopes []Scope, now time.Time) (*family, Secret, int64, error) {
