@@ -1,0 +1,441 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/hearth-wot/hearth/gateway/access"
+)
+
+// msgKind is what an outgoing stream message reports.
+type msgKind uint8
+
+const (
+	msgProperty msgKind = iota // a property's new value
+	msgEvent                   // an event
+	msgAction                  // an action request's new status
+	msgDirect                  // a reply to one WebSocket client
+)
+
+// outMsg is one message for the streams of a thing. It is shared by every
+// stream it goes to, and encodes itself once per wire format.
+type outMsg struct {
+	kind   msgKind
+	e      *entry
+	name   string          // the affordance
+	value  json.RawMessage // property value or event data (nil: none)
+	at     time.Time       // when it happened
+	action *actionRec      // msgAction: a snapshot
+	direct []byte          // msgDirect: the WebSocket text
+
+	wsOnce sync.Once
+	ws     *websocket.PreparedMessage
+	wsErr  error
+
+	sseOnce  sync.Once
+	sse      []byte // "data: …\n\n"
+	namedOne sync.Once
+	named    []byte // "event: name\ndata: …\n\n"
+}
+
+// permission is the operation a client needs for m to reach it.
+func (m *outMsg) permission() (opIndex, bool) {
+	switch m.kind {
+	case msgProperty:
+		return opObserveProperty, true
+	case msgEvent:
+		return opSubscribeEvent, true
+	case msgAction:
+		return opQueryAction, true
+	}
+	return 0, false
+}
+
+// legacyJSON encodes m as a WebThings WebSocket message, with action hrefs
+// under prefix (the proxy prefix of the client).
+func (m *outMsg) legacyJSON(s *Server, prefix string) []byte {
+	key, _ := json.Marshal(m.name)
+	var b []byte
+	switch m.kind {
+	case msgProperty:
+		b = append(b, `{"messageType":"propertyStatus","data":{`...)
+		b = append(b, key...)
+		b = append(b, ':')
+		b = append(b, m.value...)
+		b = append(b, "}}"...)
+	case msgEvent:
+		b = append(b, `{"messageType":"event","data":{`...)
+		b = append(b, key...)
+		b = append(b, ":{"...)
+		if m.value != nil {
+			b = append(b, `"data":`...)
+			b = append(b, m.value...)
+			b = append(b, ',')
+		}
+		b = append(b, `"timestamp":"`...)
+		b = append(b, wtTime(m.at)...)
+		b = append(b, `"}}}`...)
+	case msgAction:
+		href := s.legacyHref(origin{prefix: prefix}, m.e) + "/actions/" + url.PathEscape(m.name) + "/" + m.action.id
+		b = append(b, `{"messageType":"actionStatus","data":`...)
+		b = append(b, m.action.legacyStatus(href)...)
+		b = append(b, '}')
+	case msgDirect:
+		return m.direct
+	}
+	return b
+}
+
+// prepared returns m as a WebSocket frame shared by every client without
+// a proxy prefix.
+func (m *outMsg) prepared(s *Server) (*websocket.PreparedMessage, error) {
+	m.wsOnce.Do(func() {
+		m.ws, m.wsErr = websocket.NewPreparedMessage(websocket.TextMessage, m.legacyJSON(s, ""))
+	})
+	return m.ws, m.wsErr
+}
+
+// sseFrame returns m as an SSE event; named adds the "event:" line (for
+// streams that carry several affordances).
+func (m *outMsg) sseFrame(named bool) []byte {
+	data := m.value
+	if data == nil {
+		data = json.RawMessage("null")
+	}
+	if named {
+		m.namedOne.Do(func() {
+			m.named = append(append(append([]byte("event: "), sseEscape(m.name)...), "\ndata: "...), data...)
+			m.named = append(m.named, "\n\n"...)
+		})
+		return m.named
+	}
+	m.sseOnce.Do(func() {
+		m.sse = append(append([]byte("data: "), data...), "\n\n"...)
+	})
+	return m.sse
+}
+
+// sseEscape keeps an affordance name on one SSE line.
+func sseEscape(name string) []byte {
+	b := []byte(name)
+	for i, c := range b {
+		if c == '\n' || c == '\r' {
+			b[i] = ' '
+		}
+	}
+	return b
+}
+
+// sendQueue is a stream's bounded queue of outgoing messages. Property
+// updates are coalesced: while an update of a property waits, a newer one
+// replaces it instead of queueing behind it.
+type sendQueue struct {
+	mu    sync.Mutex
+	items []*outMsg
+	props map[string]int // property name → index of its waiting update
+	limit int
+	ready chan struct{} // signalled when items become non-empty
+}
+
+func (q *sendQueue) init(limit int) {
+	q.limit = limit
+	q.ready = make(chan struct{}, 1)
+}
+
+// push queues m. It reports false when the queue is full: the consumer has
+// stayed behind and must be disconnected.
+func (q *sendQueue) push(m *outMsg) bool {
+	q.mu.Lock()
+	if m.kind == msgProperty {
+		if i, ok := q.props[m.name]; ok {
+			q.items[i] = m
+			q.mu.Unlock()
+			return true
+		}
+	}
+	if len(q.items) >= q.limit {
+		q.mu.Unlock()
+		return false
+	}
+	if m.kind == msgProperty {
+		if q.props == nil {
+			q.props = make(map[string]int)
+		}
+		q.props[m.name] = len(q.items)
+	}
+	q.items = append(q.items, m)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take moves the waiting messages into buf and returns it.
+func (q *sendQueue) take(buf []*outMsg) []*outMsg {
+	q.mu.Lock()
+	buf = append(buf, q.items...)
+	clear(q.items)
+	q.items = q.items[:0]
+	clear(q.props)
+	q.mu.Unlock()
+	return buf
+}
+
+// streamKind tells what a stream carries.
+type streamKind uint8
+
+const (
+	streamWebSocket streamKind = iota // WebThings WebSocket: properties, actions, subscribed events
+	streamObserve                     // SSE: one property
+	streamEvent                       // SSE: one event
+	streamAllEvents                   // SSE: every event
+)
+
+// Close codes for WebSocket streams (SSE streams simply end).
+const (
+	closeGoingAway = websocket.CloseGoingAway
+	closePolicy    = websocket.ClosePolicyViolation
+	closeTryLater  = websocket.CloseTryAgainLater
+)
+
+// stream is one open WebSocket or SSE connection.
+type stream struct {
+	s    *Server
+	e    *entry
+	kind streamKind
+	name string // the SSE stream's affordance
+	c    caller // the token and the Decision it was opened with
+	o    origin
+
+	subMu sync.Mutex
+	subs  map[string]bool // WebSocket event subscriptions
+
+	q    sendQueue
+	done chan struct{}
+
+	closeOnce sync.Once
+	code      int
+	reason    string
+	finished  atomic.Bool
+	hardMu    sync.Mutex
+	hardStop  func() // unblocks a write in progress
+	expiry    *time.Timer
+}
+
+func (s *Server) newStream(e *entry, kind streamKind, name string, c *caller, o origin) *stream {
+	st := &stream{s: s, e: e, kind: kind, name: name, c: *c, o: o, done: make(chan struct{})}
+	st.q.init(s.cfg.SendQueue)
+	return st
+}
+
+// offer queues m if this stream carries it.
+func (st *stream) offer(m *outMsg) {
+	switch st.kind {
+	case streamWebSocket:
+		if m.kind == msgEvent {
+			st.subMu.Lock()
+			ok := st.subs[m.name]
+			st.subMu.Unlock()
+			if !ok {
+				return
+			}
+		}
+	case streamObserve:
+		if m.kind != msgProperty || m.name != st.name {
+			return
+		}
+	case streamEvent:
+		if m.kind != msgEvent || m.name != st.name {
+			return
+		}
+	case streamAllEvents:
+		if m.kind != msgEvent {
+			return
+		}
+	}
+	if !st.q.push(m) {
+		st.s.log.Warn("gateway: disconnecting a slow consumer", "thing", st.e.id)
+		st.close(closeTryLater, "slow consumer")
+	}
+}
+
+// permits asks whether the stream's token still allows m to reach it. An
+// error means the token is no longer acceptable: the stream must close.
+func (st *stream) permits(ctx context.Context, m *outMsg) (bool, error) {
+	op, ok := m.permission()
+	if !ok {
+		return true, nil
+	}
+	return st.s.authorize(ctx, &st.c, access.Request{ThingID: st.e.id, Op: opNames[op], Name: m.name})
+}
+
+// close ends the stream: its writer sends a close frame (WebSocket) or
+// stops (SSE) and its handler returns. A write that the consumer blocks is
+// cut off within a second.
+func (st *stream) close(code int, reason string) {
+	st.closeOnce.Do(func() {
+		st.code, st.reason = code, reason
+		close(st.done)
+		time.AfterFunc(900*time.Millisecond, func() {
+			st.hardMu.Lock()
+			defer st.hardMu.Unlock()
+			if st.hardStop != nil {
+				st.hardStop()
+			}
+		})
+	})
+}
+
+// streamSet tracks the open streams of a Server.
+type streamSet struct {
+	mu      sync.Mutex
+	all     map[*stream]struct{}
+	byGrant map[string]map[*stream]struct{}
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+func (ss *streamSet) init() {
+	ss.all = make(map[*stream]struct{})
+	ss.byGrant = make(map[string]map[*stream]struct{})
+}
+
+// open registers st with the Server and its thing, and arms the expiry of
+// its token. The caller must call closeStream when st's handler returns.
+func (s *Server) openStream(st *stream) error {
+	ss := &s.streams
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return ErrClosed
+	}
+	if len(ss.all) >= s.cfg.MaxStreams {
+		ss.mu.Unlock()
+		return errTooManyStreams
+	}
+	ss.all[st] = struct{}{}
+	if g := st.c.dec.GrantID; g != "" {
+		m := ss.byGrant[g]
+		if m == nil {
+			m = make(map[*stream]struct{})
+			ss.byGrant[g] = m
+		}
+		m[st] = struct{}{}
+	}
+	ss.wg.Add(1)
+	ss.mu.Unlock()
+
+	e := st.e
+	e.mu.Lock()
+	gone := e.gone
+	e.mu.Unlock()
+	e.smu.Lock()
+	e.streams[st] = struct{}{}
+	e.smu.Unlock()
+	if gone {
+		st.close(closeGoingAway, "thing removed")
+	}
+	if exp := st.c.dec.Expires; !exp.IsZero() {
+		st.expiry = time.AfterFunc(time.Until(exp), func() { st.close(closePolicy, "token expired") })
+	}
+	return nil
+}
+
+// closeStream unregisters st once its handler is done.
+func (s *Server) closeStream(st *stream) {
+	st.finished.Store(true)
+	st.setHardStop(nil)
+	st.close(closeGoingAway, "")
+	if st.expiry != nil {
+		st.expiry.Stop()
+	}
+	st.e.smu.Lock()
+	delete(st.e.streams, st)
+	st.e.smu.Unlock()
+	ss := &s.streams
+	ss.mu.Lock()
+	delete(ss.all, st)
+	if g := st.c.dec.GrantID; g != "" {
+		if m := ss.byGrant[g]; m != nil {
+			delete(m, st)
+			if len(m) == 0 {
+				delete(ss.byGrant, g)
+			}
+		}
+	}
+	ss.mu.Unlock()
+	ss.wg.Done()
+}
+
+// revoke closes the streams opened under grant.
+func (ss *streamSet) revoke(grant string) {
+	if grant == "" {
+		return
+	}
+	ss.mu.Lock()
+	var sts []*stream
+	for st := range ss.byGrant[grant] {
+		sts = append(sts, st)
+	}
+	ss.mu.Unlock()
+	for _, st := range sts {
+		st.close(closePolicy, "grant revoked")
+	}
+}
+
+// closeAll closes every stream and refuses new ones.
+func (ss *streamSet) closeAll(code int, reason string) {
+	ss.mu.Lock()
+	ss.closed = true
+	sts := make([]*stream, 0, len(ss.all))
+	for st := range ss.all {
+		sts = append(sts, st)
+	}
+	ss.mu.Unlock()
+	for _, st := range sts {
+		st.close(code, reason)
+	}
+}
+
+func (ss *streamSet) wait() { ss.wg.Wait() }
+
+// count is the number of open streams.
+func (ss *streamSet) count() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.all)
+}
+
+// broadcast offers m to the streams of its thing.
+func (s *Server) broadcast(m *outMsg) {
+	e := m.e
+	e.smu.RLock()
+	for st := range e.streams {
+		st.offer(m)
+	}
+	e.smu.RUnlock()
+}
+
+// streamAuthError closes st when its token failed, and reports whether it
+// did.
+func (st *stream) authFailed(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, access.ErrInvalidToken) {
+		st.close(closePolicy, "token no longer valid")
+	} else {
+		st.s.log.Error("gateway: authorizer failed", "err", err)
+		st.close(closeTryLater, "authorization unavailable")
+	}
+	return true
+}
