@@ -522,27 +522,7 @@ func (t *SGD) Train(ctx context.Context, global []float64, cfg TrainConfig) (Tra
 			loss += l
 			correct += c
 			m.backward(w, ws, len(rows))
-			g := ws.grad
-			switch {
-			case !prox && !mom:
-				for i, gi := range g {
-					w[i] -= lr * gi
-				}
-			case prox && !mom:
-				w0 := ws.w0[:len(w)]
-				for i, gi := range g {
-					w[i] -= lr * (gi + mu*(w[i]-w0[i]))
-				}
-			default:
-				v := ws.vel[:len(w)]
-				for i, gi := range g {
-					if prox {
-						gi += mu * (w[i] - ws.w0[i])
-					}
-					v[i] = beta*v[i] + gi
-					w[i] -= lr * v[i]
-				}
-			}
+			sgdStep(w, ws, lr, mu, beta, prox, mom)
 		}
 	}
 	met := Metrics{"loss": loss / float64(n)}
@@ -550,6 +530,36 @@ func (t *SGD) Train(ctx context.Context, global []float64, cfg TrainConfig) (Tra
 		met["accuracy"] = float64(correct) / float64(n)
 	}
 	return TrainResult{Params: w, Samples: n, Metrics: met}, nil
+}
+
+// sgdStep applies one SGD step to w with the gradient in ws.grad, using
+// BLAS level-1 kernels (vectorised, and cheap under the race detector):
+//
+//	g = grad + μ(w − w0)            (FedProx, when prox)
+//	v = βv + g; w -= lr·v           (momentum, when mom)
+//	w -= lr·g                       (otherwise)
+func sgdStep(w []float64, ws *workspace, lr, mu, beta float64, prox, mom bool) {
+	impl := blas64.Implementation()
+	n := len(w)
+	g := ws.grad
+	switch {
+	case !prox && !mom:
+		impl.Daxpy(n, -lr, g, 1, w, 1)
+	case prox && !mom:
+		// w − lr(g + μ(w − w0)) = (1 − lr·μ)w + lr·μ·w0 − lr·g
+		impl.Dscal(n, 1-lr*mu, w, 1)
+		impl.Daxpy(n, lr*mu, ws.w0, 1, w, 1)
+		impl.Daxpy(n, -lr, g, 1, w, 1)
+	default:
+		v := ws.vel
+		impl.Dscal(n, beta, v, 1)
+		impl.Daxpy(n, 1, g, 1, v, 1)
+		if prox {
+			impl.Daxpy(n, mu, w, 1, v, 1)
+			impl.Daxpy(n, -mu, ws.w0, 1, v, 1)
+		}
+		impl.Daxpy(n, -lr, v, 1, w, 1)
+	}
 }
 
 // Evaluate evaluates params on the local dataset.
