@@ -3,6 +3,7 @@ package virtual
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -89,9 +90,11 @@ func New(cfg Config) *Adapter {
 	}
 }
 
-// Add adds devices and announces each to subscribers. It fails with an
-// error wrapping ErrExists, adding none of them, if an id is taken, repeated,
-// or a device already belongs to another adapter.
+// Add adds devices and announces each to subscribers. A thing id must be
+// an absolute URI, such as "urn:hearth:home:lamp" (an error wrapping
+// ErrInvalidValue otherwise). Add fails with an error wrapping ErrExists,
+// adding none of the devices, if an id is taken or repeated, or a device
+// already belongs to another adapter.
 func (a *Adapter) Add(devices ...Device) error {
 	a.mu.Lock()
 	if a.closed {
@@ -101,7 +104,11 @@ func (a *Adapter) Add(devices ...Device) error {
 	seen := map[string]bool{}
 	for _, d := range devices {
 		id := d.ID()
-		if _, dup := a.devices[id]; dup || seen[id] || id == "" {
+		if err := checkID(id); err != nil {
+			a.mu.Unlock()
+			return err
+		}
+		if _, dup := a.devices[id]; dup || seen[id] {
 			a.mu.Unlock()
 			return fmt.Errorf("virtual: thing id %q: %w", id, ErrExists)
 		}
@@ -246,7 +253,8 @@ func (a *Adapter) RemoveThing(ctx context.Context, thingID string) error {
 
 // StartPairing simulates looking for new devices: after Config.PairingDelay
 // it "finds" one new device (in turn a dimmable light, a smart plug and a
-// door sensor, with ids "virtual-1", "virtual-2", ...), adds it and
+// door sensor, with ids "urn:hearth:virtual:1", "urn:hearth:virtual:2",
+// ...), adds it and
 // announces it to subscribers. It then returns nil when ctx is done, as a
 // gateway's pairing window closes; or ErrClosed if the adapter is closed.
 func (a *Adapter) StartPairing(ctx context.Context) error {
@@ -264,7 +272,7 @@ func (a *Adapter) StartPairing(ctx context.Context) error {
 		a.paired++
 		n := a.paired
 		a.mu.Unlock()
-		id := fmt.Sprintf("virtual-%d", n)
+		id := fmt.Sprintf("urn:hearth:virtual:%d", n)
 		var d Device
 		switch n % 3 {
 		case 1:
@@ -279,7 +287,7 @@ func (a *Adapter) StartPairing(ctx context.Context) error {
 			a.log.Info("virtual: paired a new device", "thing", id)
 			break
 		}
-		if err == ErrClosed {
+		if errors.Is(err, ErrClosed) {
 			return err
 		}
 		// The id was taken by a device added by hand: try the next one.

@@ -96,17 +96,20 @@ func TestThingsDescribeEveryDevice(t *testing.T) {
 	for _, td := range tds {
 		ids = append(ids, td.ID)
 	}
-	want := []string{"bathroom-window", "bedroom-light", "energy-meter", "front-door",
-		"kitchen-plug", "living-room-light", "thermostat", "washing-machine"}
+	want := []string{"urn:hearth:home:bathroom-window", "urn:hearth:home:bedroom-light", "urn:hearth:home:energy-meter", "urn:hearth:home:front-door",
+		"urn:hearth:home:kitchen-plug", "urn:hearth:home:living-room-light", "urn:hearth:home:thermostat", "urn:hearth:home:washing-machine"}
 	if !slices.Equal(ids, want) {
 		t.Fatalf("ids = %v, want %v", ids, want)
 	}
 	capability := map[string]string{
-		"bathroom-window": "DoorSensor", "bedroom-light": "Light", "energy-meter": "EnergyMonitor",
-		"front-door": "DoorSensor", "kitchen-plug": "SmartPlug", "living-room-light": "Light",
-		"thermostat": "Thermostat", "washing-machine": "EnergyMonitor",
+		"urn:hearth:home:bathroom-window": "DoorSensor", "urn:hearth:home:bedroom-light": "Light", "urn:hearth:home:energy-meter": "EnergyMonitor",
+		"urn:hearth:home:front-door": "DoorSensor", "urn:hearth:home:kitchen-plug": "SmartPlug", "urn:hearth:home:living-room-light": "Light",
+		"urn:hearth:home:thermostat": "Thermostat", "urn:hearth:home:washing-machine": "EnergyMonitor",
 	}
 	for _, td := range tds {
+		if err := td.Validate(); err != nil {
+			t.Errorf("%s: invalid TD 1.1: %v", td.ID, err)
+		}
 		if td.Title == "" || !slices.Contains(td.Type.Values, capability[td.ID]) {
 			t.Errorf("%s: title %q, @type %v, want %s", td.ID, td.Title, td.Type.Values, capability[td.ID])
 		}
@@ -135,16 +138,16 @@ func TestThingsDescribeEveryDevice(t *testing.T) {
 		}
 	}
 	// Spot checks of the vocabulary.
-	light := tds[slices.Index(ids, "living-room-light")]
+	light := tds[slices.Index(ids, "urn:hearth:home:living-room-light")]
 	if got := light.Properties["brightness"]; got == nil || got.AtType.Values[0] != "BrightnessProperty" ||
 		got.Unit != "percent" || *got.Maximum != 100 || got.ReadOnly {
 		t.Errorf("brightness = %+v", got)
 	}
-	meter := tds[slices.Index(ids, "energy-meter")]
+	meter := tds[slices.Index(ids, "urn:hearth:home:energy-meter")]
 	if got := meter.Properties["power"]; got.AtType.Values[0] != "InstantaneousPowerProperty" || got.Unit != "watt" || !got.ReadOnly {
 		t.Errorf("meter power = %+v", got)
 	}
-	door := tds[slices.Index(ids, "front-door")]
+	door := tds[slices.Index(ids, "urn:hearth:home:front-door")]
 	if got := door.Properties["open"]; got.AtType.Values[0] != "OpenProperty" || !got.ReadOnly {
 		t.Errorf("door open = %+v", got)
 	}
@@ -171,8 +174,8 @@ func fitsType(v any, typ string) bool {
 func TestErrors(t *testing.T) {
 	ctx := t.Context()
 	a := virtual.New(virtual.Config{})
-	light := virtual.NewDimmableLight("lamp", "Lamp")
-	if err := a.Add(light, virtual.NewContactSensor("door", "Door", virtual.ContactSensorOptions{})); err != nil {
+	light := virtual.NewDimmableLight("urn:lamp", "Lamp")
+	if err := a.Add(light, virtual.NewContactSensor("urn:door", "Door", virtual.ContactSensorOptions{})); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -180,19 +183,20 @@ func TestErrors(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"read unknown thing", func() error { _, err := a.ReadProperty(ctx, "lamp2", "on"); return err }(), gateway.ErrNotFound},
-		{"read unknown property", func() error { _, err := a.ReadProperty(ctx, "lamp", "colour"); return err }(), gateway.ErrNotFound},
-		{"write unknown thing", a.WriteProperty(ctx, "nope", "on", true), gateway.ErrNotFound},
-		{"write read-only", a.WriteProperty(ctx, "door", "open", true), gateway.ErrNotSupported},
-		{"write wrong type", a.WriteProperty(ctx, "lamp", "on", "yes"), virtual.ErrInvalidValue},
-		{"write out of range", a.WriteProperty(ctx, "lamp", "brightness", 101.0), virtual.ErrInvalidValue},
-		{"write fraction to integer", a.WriteProperty(ctx, "lamp", "brightness", 50.5), virtual.ErrInvalidValue},
-		{"invoke unknown action", func() error { _, err := a.InvokeAction(ctx, "lamp", "explode", nil); return err }(), gateway.ErrNotFound},
-		{"invoke bad input", func() error { _, err := a.InvokeAction(ctx, "lamp", "fade", "fast"); return err }(), virtual.ErrInvalidValue},
-		{"remove unknown", a.RemoveThing(ctx, "nope"), gateway.ErrNotFound},
-		{"add duplicate", a.Add(virtual.NewLight("lamp", "Other")), virtual.ErrExists},
-		{"add twice in one call", a.Add(virtual.NewLight("x", "X"), virtual.NewLight("x", "X")), virtual.ErrExists},
+		{"read unknown thing", func() error { _, err := a.ReadProperty(ctx, "urn:lamp2", "on"); return err }(), gateway.ErrNotFound},
+		{"read unknown property", func() error { _, err := a.ReadProperty(ctx, "urn:lamp", "colour"); return err }(), gateway.ErrNotFound},
+		{"write unknown thing", a.WriteProperty(ctx, "urn:nope", "on", true), gateway.ErrNotFound},
+		{"write read-only", a.WriteProperty(ctx, "urn:door", "open", true), gateway.ErrNotSupported},
+		{"write wrong type", a.WriteProperty(ctx, "urn:lamp", "on", "yes"), virtual.ErrInvalidValue},
+		{"write out of range", a.WriteProperty(ctx, "urn:lamp", "brightness", 101.0), virtual.ErrInvalidValue},
+		{"write fraction to integer", a.WriteProperty(ctx, "urn:lamp", "brightness", 50.5), virtual.ErrInvalidValue},
+		{"invoke unknown action", func() error { _, err := a.InvokeAction(ctx, "urn:lamp", "explode", nil); return err }(), gateway.ErrNotFound},
+		{"invoke bad input", func() error { _, err := a.InvokeAction(ctx, "urn:lamp", "fade", "fast"); return err }(), virtual.ErrInvalidValue},
+		{"remove unknown", a.RemoveThing(ctx, "urn:nope"), gateway.ErrNotFound},
+		{"add duplicate", a.Add(virtual.NewLight("urn:lamp", "Other")), virtual.ErrExists},
+		{"add twice in one call", a.Add(virtual.NewLight("urn:x", "X"), virtual.NewLight("urn:x", "X")), virtual.ErrExists},
 		{"add to a second adapter", virtual.New(virtual.Config{}).Add(light), virtual.ErrExists},
+		{"add with a relative id", a.Add(virtual.NewLight("lamp-3", "L")), virtual.ErrInvalidValue},
 	}
 	for _, tt := range tests {
 		if !errors.Is(tt.err, tt.want) {
@@ -203,14 +207,14 @@ func TestErrors(t *testing.T) {
 	if light.On() || light.Brightness() != 100 {
 		t.Errorf("light changed by failed writes: on %v brightness %d", light.On(), light.Brightness())
 	}
-	if _, ok := a.Device("x"); ok {
+	if _, ok := a.Device("urn:x"); ok {
 		t.Error("a failed Add added a device")
 	}
 	a.Close()
-	if _, err := a.ReadProperty(ctx, "lamp", "on"); !errors.Is(err, virtual.ErrClosed) {
+	if _, err := a.ReadProperty(ctx, "urn:lamp", "on"); !errors.Is(err, virtual.ErrClosed) {
 		t.Errorf("read after Close: %v", err)
 	}
-	if err := a.Add(virtual.NewLight("y", "Y")); !errors.Is(err, virtual.ErrClosed) {
+	if err := a.Add(virtual.NewLight("urn:y", "Y")); !errors.Is(err, virtual.ErrClosed) {
 		t.Errorf("add after Close: %v", err)
 	}
 }
@@ -219,49 +223,49 @@ func TestWriteAndSubscribe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := virtual.New(virtual.Config{})
 		defer a.Close()
-		light := virtual.NewDimmableLight("lamp", "Lamp")
-		door := virtual.NewContactSensor("door", "Door", virtual.ContactSensorOptions{})
+		light := virtual.NewDimmableLight("urn:lamp", "Lamp")
+		door := virtual.NewContactSensor("urn:door", "Door", virtual.ContactSensorOptions{})
 		if err := a.Add(light, door); err != nil {
 			t.Fatal(err)
 		}
 		sink := subscribe(t, a)
 		synctest.Wait()
 		ctx := t.Context()
-		if err := a.WriteProperty(ctx, "lamp", "on", true); err != nil {
+		if err := a.WriteProperty(ctx, "urn:lamp", "on", true); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.WriteProperty(ctx, "lamp", "brightness", 40.0); err != nil {
+		if err := a.WriteProperty(ctx, "urn:lamp", "brightness", 40.0); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.WriteProperty(ctx, "lamp", "on", true); err != nil { // no change, no report
+		if err := a.WriteProperty(ctx, "urn:lamp", "on", true); err != nil { // no change, no report
 			t.Fatal(err)
 		}
 		door.SetOpen(true)
-		if _, err := a.InvokeAction(ctx, "lamp", "toggle", nil); err != nil {
+		if _, err := a.InvokeAction(ctx, "urn:lamp", "toggle", nil); err != nil {
 			t.Fatal(err)
 		}
-		plug := virtual.NewSmartPlug("plug", "Plug", virtual.SmartPlugOptions{})
+		plug := virtual.NewSmartPlug("urn:plug", "Plug", virtual.SmartPlugOptions{})
 		if err := a.Add(plug); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.RemoveThing(ctx, "door"); err != nil {
+		if err := a.RemoveThing(ctx, "urn:door"); err != nil {
 			t.Fatal(err)
 		}
 		door.SetOpen(false) // a removed device reports to no one
 		synctest.Wait()
 		got := sink.take()
 		want := []record{
-			{"property", "lamp", "on", true},
-			{"property", "lamp", "brightness", 40},
-			{"property", "door", "open", true},
-			{"property", "lamp", "on", false},
-			{"added", "plug", "", "Plug"},
-			{"removed", "door", "", nil},
+			{"property", "urn:lamp", "on", true},
+			{"property", "urn:lamp", "brightness", 40},
+			{"property", "urn:door", "open", true},
+			{"property", "urn:lamp", "on", false},
+			{"added", "urn:plug", "", "Plug"},
+			{"removed", "urn:door", "", nil},
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("sink got\n%v\nwant\n%v", got, want)
 		}
-		if v, _ := a.ReadProperty(ctx, "lamp", "brightness"); v != 40 {
+		if v, _ := a.ReadProperty(ctx, "urn:lamp", "brightness"); v != 40 {
 			t.Errorf("brightness = %v", v)
 		}
 		// The removed door can join again.
@@ -275,7 +279,7 @@ func TestTwoSubscribersEachGetEverything(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := virtual.New(virtual.Config{})
 		defer a.Close()
-		l := virtual.NewLight("l", "L")
+		l := virtual.NewLight("urn:l", "L")
 		a.Add(l)
 		s1, s2 := subscribe(t, a), subscribe(t, a)
 		synctest.Wait()
@@ -310,7 +314,7 @@ func TestSlowSubscriberLosesOldestChanges(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := virtual.New(virtual.Config{QueueLimit: 5})
 		defer a.Close()
-		l := virtual.NewDimmableLight("l", "L")
+		l := virtual.NewDimmableLight("urn:l", "L")
 		a.Add(l)
 		block := make(chan struct{})
 		sink := &blockingSink{recordingSink: &recordingSink{}, block: block}
@@ -321,7 +325,7 @@ func TestSlowSubscriberLosesOldestChanges(t *testing.T) {
 		l.SetOn(true) // the sink blocks on this one
 		synctest.Wait()
 		for b := range 20 {
-			a.WriteProperty(ctx, "l", "brightness", float64(b))
+			a.WriteProperty(ctx, "urn:l", "brightness", float64(b))
 		}
 		close(block)
 		synctest.Wait()
@@ -353,7 +357,7 @@ func TestPairingFindsADevice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := virtual.New(virtual.Config{PairingDelay: 3 * time.Second})
 		defer a.Close()
-		a.Add(virtual.NewLight("virtual-2", "Taken")) // pairing must skip this id
+		a.Add(virtual.NewLight("urn:hearth:virtual:2", "Taken")) // pairing must skip this id
 		sink := subscribe(t, a)
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
@@ -367,10 +371,10 @@ func TestPairingFindsADevice(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if _, ok := a.Device("virtual-1"); !ok {
+		if _, ok := a.Device("urn:hearth:virtual:1"); !ok {
 			t.Fatal("pairing found nothing")
 		}
-		if got := sink.take(); len(got) != 1 || got[0].kind != "added" || got[0].thingID != "virtual-1" {
+		if got := sink.take(); len(got) != 1 || got[0].kind != "added" || got[0].thingID != "urn:hearth:virtual:1" {
 			t.Errorf("sink got %v", got)
 		}
 		if err := <-done; err != nil {
@@ -383,7 +387,7 @@ func TestPairingFindsADevice(t *testing.T) {
 		ctx2, cancel2 := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel2()
 		a.StartPairing(ctx2)
-		if _, ok := a.Device("virtual-3"); !ok {
+		if _, ok := a.Device("urn:hearth:virtual:3"); !ok {
 			t.Errorf("second pairing: devices %v", a.Devices())
 		}
 	})
@@ -392,10 +396,10 @@ func TestPairingFindsADevice(t *testing.T) {
 func TestCloseCancelsRunningActions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := virtual.New(virtual.Config{})
-		a.Add(virtual.NewWashingMachine("w", "W", virtual.WashingMachineOptions{}))
+		a.Add(virtual.NewWashingMachine("urn:w", "W", virtual.WashingMachineOptions{}))
 		done := make(chan error)
 		go func() {
-			_, err := a.InvokeAction(context.Background(), "w", "start", nil)
+			_, err := a.InvokeAction(context.Background(), "urn:w", "start", nil)
 			done <- err
 		}()
 		time.Sleep(time.Minute)
@@ -419,13 +423,13 @@ func TestConcurrentUse(t *testing.T) {
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 200 {
-				a.WriteProperty(ctx, "living-room-light", "brightness", float64(i%101))
-				a.WriteProperty(ctx, "thermostat", "targetTemperature", float64(15+i%10))
-				a.ReadProperty(ctx, "energy-meter", "energy")
-				a.ReadProperty(ctx, "thermostat", "temperature")
-				a.InvokeAction(ctx, "kitchen-plug", "toggle", nil)
+				a.WriteProperty(ctx, "urn:hearth:home:living-room-light", "brightness", float64(i%101))
+				a.WriteProperty(ctx, "urn:hearth:home:thermostat", "targetTemperature", float64(15+i%10))
+				a.ReadProperty(ctx, "urn:hearth:home:energy-meter", "energy")
+				a.ReadProperty(ctx, "urn:hearth:home:thermostat", "temperature")
+				a.InvokeAction(ctx, "urn:hearth:home:kitchen-plug", "toggle", nil)
 				a.Things(ctx)
-				id := fmt.Sprintf("extra-%d-%d", g, i)
+				id := fmt.Sprintf("urn:extra:%d-%d", g, i)
 				a.Add(virtual.NewLight(id, id))
 				a.RemoveThing(ctx, id)
 			}

@@ -28,7 +28,7 @@ type ContactSensor struct {
 
 // NewContactSensor returns a door (or window) sensor.
 func NewContactSensor(id, title string, opts ContactSensorOptions) *ContactSensor {
-	return &ContactSensor{core: core{id: id, title: title}, window: opts.Window, open: opts.Open}
+	return &ContactSensor{core: newCore(id, title), window: opts.Window, open: opts.Open}
 }
 
 // Description implements Device.
@@ -37,9 +37,8 @@ func (s *ContactSensor) Description() *thing.Description {
 	if s.window {
 		desc = "A simulated window contact sensor."
 	}
-	td := newDescription(&s.core, desc, "DoorSensor")
-	td.Properties["open"] = boolProperty("OpenProperty", "Open", true)
-	return td
+	return build(&s.core, describe(&s.core, desc, "DoorSensor").
+		Property("open", boolProperty("OpenProperty", "Open").ReadOnly()))
 }
 
 // Open reports whether the door or window is open.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -13,13 +15,10 @@ import (
 	"github.com/hearth-wot/hearth/thing"
 )
 
-// Vocabulary context URIs used in the Thing Descriptions of virtual
-// devices. Their @type values ("Light", "OnOffProperty", ...) are terms of
-// the WebThings schemas.
-const (
-	TDContext        = "https://www.w3.org/2022/wot/td/v1.1"
-	WebThingsContext = "https://webthings.io/schemas"
-)
+// WebThingsContext is the vocabulary of the @type values ("Light",
+// "OnOffProperty", ...) in the Thing Descriptions of virtual devices; it
+// follows the TD 1.1 context in their "@context".
+const WebThingsContext = "https://webthings.io/schemas"
 
 // Device is one simulated device. The concrete types are *Light,
 // *Thermostat, *SmartPlug, *EnergyMeter, *WashingMachine and
@@ -32,8 +31,9 @@ type Device interface {
 	// ID returns the thing id the device is served under.
 	ID() string
 	// Description returns a fresh copy of the device's Thing Description:
-	// id, title, @type and affordances with their data schemas. Forms are
-	// left for the gateway to write.
+	// id, title, @type and affordances with their data schemas. It is a
+	// valid TD 1.1 (if the id is a URI) with placeholder relative forms and
+	// no security, which a gateway replaces with its own.
 	Description() *thing.Description
 
 	base() *core
@@ -174,63 +174,66 @@ func round(f float64, decimals int) float64 {
 	return math.Round(f*p) / p
 }
 
-func ptr[T any](v T) *T { return &v }
+// placeholderID stands in for a device's id while its description is
+// built and validated: ids are checked by Adapter.Add, so that a
+// Description never fails.
+const placeholderID = "urn:hearth:virtual:placeholder"
 
-func types(ts ...string) thing.Strings {
-	return thing.Strings{Values: ts, Array: len(ts) > 1}
+// describe starts the description of a device.
+func describe(c *core, description string, atType ...string) *thing.Builder {
+	return thing.New(placeholderID, c.title).Describe(description).Type(atType...)
 }
 
-// newDescription starts a Thing Description for a device.
-func newDescription(c *core, description string, atType ...string) *thing.Description {
-	return &thing.Description{
-		Context: thing.Context{
-			Entries: []thing.ContextEntry{{URI: TDContext}, {URI: WebThingsContext}},
-			Array:   true,
-		},
-		Type:        thing.Strings{Values: atType, Array: true},
-		ID:          c.id,
-		Title:       c.title,
-		Description: description,
-		Properties:  map[string]*thing.Property{},
-		Security:    thing.Strings{Values: []string{"nosec_sc"}},
-		SecurityDefinitions: map[string]*thing.SecurityScheme{
-			"nosec_sc": {Scheme: "nosec"},
-		},
+// build finishes a description: validated, with the device's id and the
+// WebThings vocabulary in its context.
+func build(c *core, b *thing.Builder) *thing.Description {
+	td, err := b.Build()
+	if err != nil {
+		panic(fmt.Sprintf("virtual: the description of %q is invalid: %v", c.id, err))
 	}
+	td.ID = c.id
+	td.Context.Entries = append(td.Context.Entries, thing.ContextEntry{URI: WebThingsContext})
+	td.Context.Array = true
+	return td
 }
 
-func boolProperty(atType, title string, readOnly bool) *thing.Property {
-	return &thing.Property{
-		DataSchema: thing.DataSchema{AtType: types(atType), Title: title, Type: "boolean", ReadOnly: readOnly},
-		Observable: true,
-	}
+func boolProperty(atType, title string) *thing.DataBuilder {
+	return thing.Boolean().Type(atType).Title(title).Observable()
 }
 
-func numberProperty(atType, title, unit string, lo, hi *float64, readOnly bool) *thing.Property {
-	p := &thing.Property{
-		DataSchema: thing.DataSchema{
-			Title: title, Type: "number", Unit: unit,
-			Minimum: lo, Maximum: hi, ReadOnly: readOnly,
-		},
-		Observable: true,
-	}
+// numberProperty is a read-only, observable number.
+func numberProperty(atType, title, unit string) *thing.DataBuilder {
+	b := thing.Number().Title(title).Unit(unit).Min(0).ReadOnly().Observable()
 	if atType != "" {
-		p.AtType = types(atType)
+		b.Type(atType)
 	}
-	return p
+	return b
 }
 
-func stringEnumProperty(atType, title string, readOnly bool, values ...string) *thing.Property {
+func enumProperty(atType, title string, values ...string) *thing.DataBuilder {
 	enum := make([]any, len(values))
 	for i, v := range values {
 		enum[i] = v
 	}
-	p := &thing.Property{
-		DataSchema: thing.DataSchema{Title: title, Type: "string", Enum: enum, ReadOnly: readOnly},
-		Observable: true,
-	}
+	b := thing.String().Title(title).Enum(enum...).Observable()
 	if atType != "" {
-		p.AtType = types(atType)
+		b.Type(atType)
 	}
-	return p
+	return b
+}
+
+// checkID reports whether id can be a thing id: an absolute URI.
+func checkID(id string) error {
+	u, err := url.Parse(id)
+	if err != nil || u.Scheme == "" || strings.ContainsAny(id, " \t\n") {
+		return fmt.Errorf("virtual: thing id %q is not an absolute URI (such as urn:hearth:virtual:lamp): %w", id, ErrInvalidValue)
+	}
+	return nil
+}
+
+func newCore(id, title string) core {
+	if title == "" {
+		title = id
+	}
+	return core{id: id, title: title}
 }

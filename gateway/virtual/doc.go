@@ -13,7 +13,7 @@
 //	a := virtual.New(virtual.Config{})
 //	defer a.Close()
 //	a.Add(virtual.NewHome(42, time.Local)...)
-//	door := virtual.NewContactSensor("back-door", "Back door", virtual.ContactSensorOptions{})
+//	door := virtual.NewContactSensor("urn:hearth:home:back-door", "Back door", virtual.ContactSensorOptions{})
 //	a.Add(door)      // devices may be added and removed at any time
 //	door.SetOpen(true) // and driven directly; the gateway is told
 //
@@ -22,7 +22,8 @@
 // EnergyMonitor, Thermostat and DoorSensor on the thing, OnOffProperty,
 // BrightnessProperty, InstantaneousPowerProperty, TemperatureProperty and
 // OpenProperty on its properties, with units, ranges and readOnly set as a
-// real device would. The gateway writes the forms.
+// real device would; the gateway replaces their placeholder forms with its
+// own. Thing ids must be absolute URIs, as TD 1.1 requires.
 //
 // The Adapter implements gateway.Adapter and the optional capabilities
 // gateway.PropertyWriter, gateway.ActionInvoker, gateway.EventSource (each

@@ -19,30 +19,30 @@ func Example() {
 	ctx := context.Background()
 	tds, _ := a.Things(ctx)
 	for _, td := range tds {
-		fmt.Printf("%-18s %v\n", td.ID, td.Type.Values)
+		fmt.Printf("%-36s %v\n", td.ID, td.Type.Values)
 	}
 
-	a.WriteProperty(ctx, "living-room-light", "brightness", 30.0)
-	a.WriteProperty(ctx, "living-room-light", "on", true)
-	on, _ := a.ReadProperty(ctx, "living-room-light", "on")
-	brightness, _ := a.ReadProperty(ctx, "living-room-light", "brightness")
+	a.WriteProperty(ctx, "urn:hearth:home:living-room-light", "brightness", 30.0)
+	a.WriteProperty(ctx, "urn:hearth:home:living-room-light", "on", true)
+	on, _ := a.ReadProperty(ctx, "urn:hearth:home:living-room-light", "on")
+	brightness, _ := a.ReadProperty(ctx, "urn:hearth:home:living-room-light", "brightness")
 	fmt.Println("light on:", on, "at", brightness, "%")
 
 	// Devices can be driven directly, and added at run time.
-	door := virtual.NewContactSensor("back-door", "Back door", virtual.ContactSensorOptions{})
+	door := virtual.NewContactSensor("urn:hearth:home:back-door", "Back door", virtual.ContactSensorOptions{})
 	a.Add(door)
 	door.SetOpen(true)
-	open, _ := a.ReadProperty(ctx, "back-door", "open")
+	open, _ := a.ReadProperty(ctx, "urn:hearth:home:back-door", "open")
 	fmt.Println("back door open:", open)
 	// Output:
-	// bathroom-window    [DoorSensor]
-	// bedroom-light      [Light OnOffSwitch]
-	// energy-meter       [EnergyMonitor]
-	// front-door         [DoorSensor]
-	// kitchen-plug       [SmartPlug OnOffSwitch EnergyMonitor]
-	// living-room-light  [Light OnOffSwitch]
-	// thermostat         [Thermostat TemperatureSensor]
-	// washing-machine    [EnergyMonitor]
+	// urn:hearth:home:bathroom-window      [DoorSensor]
+	// urn:hearth:home:bedroom-light        [Light OnOffSwitch]
+	// urn:hearth:home:energy-meter         [EnergyMonitor]
+	// urn:hearth:home:front-door           [DoorSensor]
+	// urn:hearth:home:kitchen-plug         [SmartPlug OnOffSwitch EnergyMonitor]
+	// urn:hearth:home:living-room-light    [Light OnOffSwitch]
+	// urn:hearth:home:thermostat           [Thermostat TemperatureSensor]
+	// urn:hearth:home:washing-machine      [EnergyMonitor]
 	// light on: true at 30 %
 	// back door open: true
 }
@@ -50,7 +50,7 @@ func Example() {
 // The energy meter's history is a pure function of its seed: a week of
 // daily consumption, with the ground-truth occupancy.
 func ExampleEnergyMeter_History() {
-	m := virtual.NewEnergyMeter("energy-meter", "Energy meter", virtual.EnergyMeterOptions{Seed: 42})
+	m := virtual.NewEnergyMeter("urn:hearth:home:energy-meter", "Energy meter", virtual.EnergyMeterOptions{Seed: 42})
 	from := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC) // a Saturday: changeover day
 	days, err := m.History(from, from.AddDate(0, 0, 7), 24*time.Hour)
 	if err != nil {

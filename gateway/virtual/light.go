@@ -24,13 +24,13 @@ type Light struct {
 
 // NewLight returns an on/off light that is off.
 func NewLight(id, title string) *Light {
-	return &Light{core: core{id: id, title: title}, brightness: 100}
+	return &Light{core: newCore(id, title), brightness: 100}
 }
 
 // NewDimmableLight returns a dimmable light that is off, at full
 // brightness.
 func NewDimmableLight(id, title string) *Light {
-	return &Light{core: core{id: id, title: title}, dimmable: true, brightness: 100}
+	return &Light{core: newCore(id, title), dimmable: true, brightness: 100}
 }
 
 // On reports whether the light is on.
@@ -70,35 +70,25 @@ func (l *Light) setBrightnessLocked(b int) {
 
 // Description implements Device.
 func (l *Light) Description() *thing.Description {
-	td := newDescription(&l.core, "A simulated light.", "Light", "OnOffSwitch")
-	td.Properties["on"] = boolProperty("OnOffProperty", "On/Off", false)
-	td.Actions = map[string]*thing.Action{
-		"toggle": {Type: types("ToggleAction"), Title: "Toggle", Description: "Switch the light on if it is off, off if it is on.", Idempotent: false},
-	}
+	desc := "A simulated light."
 	if l.dimmable {
-		td.Description = "A simulated dimmable light."
-		td.Properties["brightness"] = &thing.Property{
-			DataSchema: thing.DataSchema{
-				AtType: types("BrightnessProperty"), Title: "Brightness", Type: "integer",
-				Unit: "percent", Minimum: ptr(0.0), Maximum: ptr(100.0),
-			},
-			Observable: true,
-		}
-		td.Actions["fade"] = &thing.Action{
-			Type:        types("FadeAction"),
-			Title:       "Fade",
-			Description: "Fade to a brightness over a duration.",
-			Input: &thing.DataSchema{
-				Type: "object",
-				Properties: map[string]*thing.DataSchema{
-					"brightness": {Type: "integer", Unit: "percent", Minimum: ptr(0.0), Maximum: ptr(100.0)},
-					"duration":   {Type: "integer", Unit: "millisecond", Minimum: ptr(0.0), Maximum: ptr(3600000.0)},
-				},
-				Required: []string{"brightness", "duration"},
-			},
-		}
+		desc = "A simulated dimmable light."
 	}
-	return td
+	b := describe(&l.core, desc, "Light", "OnOffSwitch").
+		Property("on", boolProperty("OnOffProperty", "On/Off")).
+		Action("toggle", thing.NewAction().Type("ToggleAction").Title("Toggle").
+			Describe("Switch the light on if it is off, off if it is on."))
+	if l.dimmable {
+		b.Property("brightness", thing.Integer().Type("BrightnessProperty").Title("Brightness").
+			Unit("percent").Range(0, 100).Observable())
+		b.Action("fade", thing.NewAction().Type("FadeAction").Title("Fade").
+			Describe("Switch on and fade to a brightness over a duration.").
+			Input(thing.Object().
+				Prop("brightness", thing.Integer().Unit("percent").Range(0, 100)).
+				Prop("duration", thing.Integer().Unit("millisecond").Range(0, 3600000)).
+				Required("brightness", "duration")))
+	}
+	return build(&l.core, b)
 }
 
 func (l *Light) read(name string) (any, error) {

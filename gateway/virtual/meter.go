@@ -75,7 +75,7 @@ func NewEnergyMeter(id, title string, opts EnergyMeterOptions) *EnergyMeter {
 		installed = time.Now()
 	}
 	return &EnergyMeter{
-		core:      core{id: id, title: title},
+		core:      newCore(id, title),
 		seed:      opts.Seed,
 		loc:       loc,
 		occupancy: opts.Occupancy,
@@ -87,11 +87,9 @@ func NewEnergyMeter(id, title string, opts EnergyMeterOptions) *EnergyMeter {
 
 // Description implements Device.
 func (m *EnergyMeter) Description() *thing.Description {
-	td := newDescription(&m.core, "A simulated whole-home energy meter.", "EnergyMonitor")
-	td.Properties["power"] = numberProperty("InstantaneousPowerProperty", "Power", "watt", ptr(0.0), nil, true)
-	td.Properties["energy"] = numberProperty("", "Energy", "kilowatt hour", ptr(0.0), nil, true)
-	td.Properties["energy"].Description = "Energy used since the meter was installed."
-	return td
+	return build(&m.core, describe(&m.core, "A simulated whole-home energy meter.", "EnergyMonitor").
+		Property("power", numberProperty("InstantaneousPowerProperty", "Power", "watt")).
+		Property("energy", numberProperty("", "Energy", "kilowatt hour").Describe("Energy used since the meter was installed.")))
 }
 
 // Power returns the home's power draw at t, in watts.

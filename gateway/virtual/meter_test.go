@@ -22,9 +22,9 @@ func history(t *testing.T, m *virtual.EnergyMeter, from time.Time, days int, ste
 
 func TestEnergyMeterIsDeterministic(t *testing.T) {
 	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	a := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 5})
-	b := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 5})
-	c := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 6})
+	a := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 5})
+	b := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 5})
+	c := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 6})
 	// Read b backwards first: the result must not depend on the order.
 	for i := 30; i >= 0; i-- {
 		b.Power(from.Add(time.Duration(i) * 24 * time.Hour))
@@ -39,7 +39,7 @@ func TestEnergyMeterIsDeterministic(t *testing.T) {
 }
 
 func TestEnergyMeterHistoryAddsUp(t *testing.T) {
-	m := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 1})
+	m := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 1})
 	from := time.Date(2026, 11, 7, 3, 17, 29, 0, time.UTC) // not minute-aligned
 	hourly := history(t, m, from, 7, time.Hour)
 	daily := history(t, m, from, 7, 24*time.Hour)
@@ -69,7 +69,7 @@ func TestEnergyMeterHistoryAddsUp(t *testing.T) {
 }
 
 func TestEnergyMeterLooksLikeAHome(t *testing.T) {
-	m := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 2})
+	m := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 2})
 	year := history(t, m, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 365, time.Hour)
 	var occupied, empty []float64 // daily kWh
 	var winter, summer float64
@@ -138,7 +138,7 @@ func TestEnergyMeterLooksLikeAHome(t *testing.T) {
 }
 
 func TestEnergyMeterBookingCalendar(t *testing.T) {
-	m := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 3})
+	m := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 3})
 	for day := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC); day.Year() == 2026; day = day.AddDate(0, 0, 7) {
 		// Saturdays between check-out and check-in nobody stays.
 		for _, h := range []int{10, 12, 15} {
@@ -155,7 +155,7 @@ func TestEnergyMeterBookingCalendar(t *testing.T) {
 		}
 	}
 	// A caller's occupancy replaces the calendar.
-	always := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 3, Occupancy: func(time.Time) bool { return true }})
+	always := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 3, Occupancy: func(time.Time) bool { return true }})
 	sat := time.Date(2026, 1, 3, 12, 0, 0, 0, time.UTC)
 	if !always.Occupied(sat) {
 		t.Error("Occupancy option ignored")
@@ -168,8 +168,8 @@ func TestEnergyMeterFollowsLocalTime(t *testing.T) {
 		t.Skipf("no time zone data: %v", err)
 	}
 	always := func(time.Time) bool { return true }
-	utc := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 4, Occupancy: always})
-	ams := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 4, Occupancy: always, Location: loc})
+	utc := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 4, Occupancy: always})
+	ams := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 4, Occupancy: always, Location: loc})
 	// The same household in Amsterdam does everything one hour earlier in
 	// UTC in winter and two hours earlier in summer.
 	for _, tc := range []struct {
@@ -195,7 +195,7 @@ func TestEnergyMeterFollowsLocalTime(t *testing.T) {
 }
 
 func TestEnergyMeterHistoryErrors(t *testing.T) {
-	m := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{})
+	m := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{})
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		from, to time.Time
@@ -219,21 +219,21 @@ func TestEnergyMeterProperties(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := virtual.New(virtual.Config{PollInterval: time.Minute})
 		defer a.Close()
-		m := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 8})
+		m := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 8})
 		a.Add(m)
 		sink := subscribe(t, a)
 		synctest.Wait()
 		start := time.Now()
 		time.Sleep(6 * time.Hour)
 		want := m.Energy(start, time.Now()) / 1000
-		if got := read(t, a, "m", "energy"); !near(got, want, 0.0005) {
+		if got := read(t, a, "urn:m", "energy"); !near(got, want, 0.0005) {
 			t.Errorf("energy = %v kWh, want %.3f", got, want)
 		}
-		if got := read(t, a, "m", "power"); !near(got, m.Power(time.Now()), 0.05) {
+		if got := read(t, a, "urn:m", "power"); !near(got, m.Power(time.Now()), 0.05) {
 			t.Errorf("power = %v, want %v", got, m.Power(time.Now()))
 		}
 		synctest.Wait()
-		powers := values(sink.take(), "property", "m", "power")
+		powers := values(sink.take(), "property", "urn:m", "power")
 		if len(powers) < 300 {
 			t.Errorf("%d power updates in 6 h of minute polls", len(powers))
 		}
@@ -241,7 +241,7 @@ func TestEnergyMeterProperties(t *testing.T) {
 }
 
 func BenchmarkEnergyMeterHistoryYearHourly(b *testing.B) {
-	m := virtual.NewEnergyMeter("m", "M", virtual.EnergyMeterOptions{Seed: 1})
+	m := virtual.NewEnergyMeter("urn:m", "M", virtual.EnergyMeterOptions{Seed: 1})
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -258,7 +258,7 @@ func BenchmarkReadProperty(b *testing.B) {
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := a.ReadProperty(ctx, "living-room-light", "brightness"); err != nil {
+		if _, err := a.ReadProperty(ctx, "urn:hearth:home:living-room-light", "brightness"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -41,22 +41,19 @@ func NewSmartPlug(id, title string, opts SmartPlugOptions) *SmartPlug {
 	if opts.Load <= 0 {
 		opts.Load = 60
 	}
-	return &SmartPlug{core: core{id: id, title: title}, opts: opts, on: opts.On, counted: time.Now()}
+	return &SmartPlug{core: newCore(id, title), opts: opts, on: opts.On, counted: time.Now()}
 }
 
 // Description implements Device.
 func (p *SmartPlug) Description() *thing.Description {
-	td := newDescription(&p.core, "A simulated smart plug with a power meter.", "SmartPlug", "OnOffSwitch", "EnergyMonitor")
-	td.Properties["on"] = boolProperty("OnOffProperty", "On/Off", false)
-	td.Properties["power"] = numberProperty("InstantaneousPowerProperty", "Power", "watt", ptr(0.0), nil, true)
-	td.Properties["voltage"] = numberProperty("VoltageProperty", "Voltage", "volt", ptr(0.0), nil, true)
-	td.Properties["current"] = numberProperty("CurrentProperty", "Current", "ampere", ptr(0.0), nil, true)
-	td.Properties["energy"] = numberProperty("", "Energy", "kilowatt hour", ptr(0.0), nil, true)
-	td.Properties["energy"].Description = "Energy delivered since the plug was installed."
-	td.Actions = map[string]*thing.Action{
-		"toggle": {Type: types("ToggleAction"), Title: "Toggle", Description: "Switch the plug on if it is off, off if it is on."},
-	}
-	return td
+	return build(&p.core, describe(&p.core, "A simulated smart plug with a power meter.", "SmartPlug", "OnOffSwitch", "EnergyMonitor").
+		Property("on", boolProperty("OnOffProperty", "On/Off")).
+		Property("power", numberProperty("InstantaneousPowerProperty", "Power", "watt")).
+		Property("voltage", numberProperty("VoltageProperty", "Voltage", "volt")).
+		Property("current", numberProperty("CurrentProperty", "Current", "ampere")).
+		Property("energy", numberProperty("", "Energy", "kilowatt hour").Describe("Energy delivered since the plug was installed.")).
+		Action("toggle", thing.NewAction().Type("ToggleAction").Title("Toggle").
+			Describe("Switch the plug on if it is off, off if it is on.")))
 }
 
 // On reports whether the plug is on.

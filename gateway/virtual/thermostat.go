@@ -88,7 +88,7 @@ func NewThermostat(id, title string, opts ThermostatOptions) *Thermostat {
 		opts.Passive = 3 * time.Hour
 	}
 	return &Thermostat{
-		core:   core{id: id, title: title},
+		core:   newCore(id, title),
 		opts:   opts,
 		since:  time.Now(),
 		t0:     opts.Initial,
@@ -99,14 +99,13 @@ func NewThermostat(id, title string, opts ThermostatOptions) *Thermostat {
 
 // Description implements Device.
 func (t *Thermostat) Description() *thing.Description {
-	td := newDescription(&t.core, "A simulated room thermostat.", "Thermostat", "TemperatureSensor")
-	td.Properties["temperature"] = numberProperty("TemperatureProperty", "Temperature", "degree celsius", nil, nil, true)
-	td.Properties["targetTemperature"] = numberProperty("TargetTemperatureProperty", "Target temperature", "degree celsius",
-		ptr(MinTargetTemperature), ptr(MaxTargetTemperature), false)
-	td.Properties["targetTemperature"].MultipleOf = ptr(0.5)
-	td.Properties["mode"] = stringEnumProperty("ThermostatModeProperty", "Mode", false, ModeOff, ModeHeat, ModeCool, ModeAuto)
-	td.Properties["heatingCooling"] = stringEnumProperty("HeatingCoolingProperty", "Heating/cooling", true, "off", "heating", "cooling")
-	return td
+	return build(&t.core, describe(&t.core, "A simulated room thermostat.", "Thermostat", "TemperatureSensor").
+		Property("temperature", thing.Number().Type("TemperatureProperty").Title("Temperature").
+			Unit("degree celsius").ReadOnly().Observable()).
+		Property("targetTemperature", thing.Number().Type("TargetTemperatureProperty").Title("Target temperature").
+			Unit("degree celsius").Range(MinTargetTemperature, MaxTargetTemperature).MultipleOf(0.5).Observable()).
+		Property("mode", enumProperty("ThermostatModeProperty", "Mode", ModeOff, ModeHeat, ModeCool, ModeAuto)).
+		Property("heatingCooling", enumProperty("HeatingCoolingProperty", "Heating/cooling", "off", "heating", "cooling").ReadOnly()))
 }
 
 // Temperature returns the room temperature now, in °C.

@@ -84,47 +84,32 @@ func NewWashingMachine(id, title string, opts WashingMachineOptions) *WashingMac
 	if len(programs) == 0 {
 		programs = DefaultPrograms
 	}
-	return &WashingMachine{core: core{id: id, title: title}, programs: programs, program: programs[0]}
+	return &WashingMachine{core: newCore(id, title), programs: programs, program: programs[0]}
 }
 
 // Description implements Device.
 func (w *WashingMachine) Description() *thing.Description {
-	td := newDescription(&w.core, "A simulated washing machine.", "EnergyMonitor")
 	names := make([]string, len(w.programs))
 	enum := make([]any, len(w.programs))
 	for i, p := range w.programs {
 		names[i] = p.Name
 		enum[i] = p.Name
 	}
-	td.Properties["state"] = stringEnumProperty("", "State", true, WasherIdle, WasherWashing, WasherRinsing, WasherSpinning)
-	td.Properties["program"] = stringEnumProperty("", "Programme", true, names...)
-	td.Properties["remaining"] = &thing.Property{
-		DataSchema: thing.DataSchema{Title: "Remaining time", Type: "integer", Unit: "second", Minimum: ptr(0.0), ReadOnly: true},
-		Observable: true,
+	result := func() *thing.DataBuilder {
+		return thing.Object().
+			Prop("program", thing.String().Enum(enum...)).
+			Prop("energy", thing.Number().Unit("watt hour").Min(0))
 	}
-	td.Properties["power"] = numberProperty("InstantaneousPowerProperty", "Power", "watt", ptr(0.0), nil, true)
-	result := &thing.DataSchema{
-		Type: "object",
-		Properties: map[string]*thing.DataSchema{
-			"program": {Type: "string", Enum: enum},
-			"energy":  {Type: "number", Unit: "watt hour", Minimum: ptr(0.0)},
-		},
-	}
-	td.Actions = map[string]*thing.Action{
-		"start": {
-			Title:       "Start",
-			Description: "Run a washing programme; cancel the action to stop it.",
-			Input: &thing.DataSchema{
-				Type:       "object",
-				Properties: map[string]*thing.DataSchema{"program": {Type: "string", Enum: enum, Default: names[0], HasDefault: true}},
-			},
-			Output: result,
-		},
-	}
-	td.Events = map[string]*thing.Event{
-		"done": {Title: "Done", Description: "A programme finished.", Data: result},
-	}
-	return td
+	return build(&w.core, describe(&w.core, "A simulated washing machine.", "EnergyMonitor").
+		Property("state", enumProperty("", "State", WasherIdle, WasherWashing, WasherRinsing, WasherSpinning).ReadOnly()).
+		Property("program", enumProperty("", "Programme", names...).ReadOnly()).
+		Property("remaining", thing.Integer().Title("Remaining time").Unit("second").Min(0).ReadOnly().Observable()).
+		Property("power", numberProperty("InstantaneousPowerProperty", "Power", "watt")).
+		Action("start", thing.NewAction().Title("Start").
+			Describe("Run a washing programme; cancel the action to stop it.").
+			Input(thing.Object().Prop("program", thing.String().Enum(enum...).Default(names[0]))).
+			Output(result())).
+		Event("done", thing.NewEvent().Title("Done").Describe("A programme finished.").Data(result())))
 }
 
 // State returns the machine's state: WasherIdle or the running phase.
