@@ -3,6 +3,7 @@ package wire_test
 import (
 	"testing"
 
+	"github.com/hearth-wot/hearth/fedlearn/secagg"
 	"github.com/hearth-wot/hearth/fedlearn/wire"
 )
 
@@ -84,6 +85,39 @@ func BenchmarkMessage(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := got.UnmarshalBinary(enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSecAggMasked encodes and decodes a secure-aggregation masked
+// input of the 2NN's size (uint32 words).
+func BenchmarkSecAggMasked(b *testing.B) {
+	v := make([]uint32, params2NN)
+	for i := range v {
+		v[i] = uint32(i) * 2654435761
+	}
+	m := &wire.Message{Kind: wire.KindSecAgg, SecAgg: &secagg.MaskedInput{From: 7, Vector: v}}
+	enc, err := m.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encode", func(b *testing.B) {
+		buf := make([]byte, 0, 2*len(enc))
+		b.SetBytes(4 * params2NN)
+		b.ReportAllocs()
+		for b.Loop() {
+			if buf, err = m.AppendBinary(buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(4 * params2NN)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := wire.Unmarshal(enc); err != nil {
 				b.Fatal(err)
 			}
 		}

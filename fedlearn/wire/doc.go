@@ -31,8 +31,11 @@
 // Code, Text), a Config map of typed scalars, a Metrics map of floats and
 // a list of tensors sharing one dtype. The kinds are [KindJoin],
 // [KindFitRequest], [KindFitResult], [KindEvaluateRequest],
-// [KindEvaluateResult], [KindHeartbeat] and [KindError]; a kind only says
-// which fields are meaningful, so a transport needs one codec. Message
+// [KindEvaluateResult], [KindHeartbeat], [KindError] and [KindSecAgg]; a
+// kind only says which fields are meaningful, so a transport needs one
+// codec. A KindSecAgg message carries one secure-aggregation protocol
+// message (package fedlearn/secagg) in Message.SecAgg, so the same
+// connection carries training and secure aggregation. Message
 // implements [encoding.BinaryAppender], [encoding.BinaryMarshaler] and
 // [encoding.BinaryUnmarshaler]; the byte layout is documented on the
 // format constants in message.go and is canonical: each message has
@@ -45,7 +48,8 @@
 // against the bytes actually present before memory is allocated, so
 // decoding allocates at most about twice the input length. The zero
 // Limits applies the Default constants (64 MiB frames, 16 Mi elements per
-// tensor, 1024 map entries, 64 KiB strings); raise them for larger models
+// tensor, 1024 map entries, 64 KiB strings, 65,536 list entries in a
+// secure-aggregation message); raise them for larger models
 // with, e.g., wire.Limits{MaxBytes: 512 << 20, MaxElements: 100 << 20}.
 //
 // # Non-finite values

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hearth-wot/hearth/fedlearn/secagg"
 )
 
 // Kind says what a [Message] is for. The zero Kind is invalid.
@@ -36,9 +38,13 @@ const (
 	// KindError: either direction, a request failed or was refused; Code
 	// is application-defined (wire defines none) and Text explains.
 	KindError Kind = 7
+	// KindSecAgg: either direction, one secure-aggregation protocol
+	// message in SecAgg (package fedlearn/secagg); Round and Seq
+	// correlate it with the training round.
+	KindSecAgg Kind = 8
 )
 
-const maxKind = KindError
+const maxKind = KindSecAgg
 
 var kindNames = [...]string{
 	KindJoin:            "join",
@@ -48,6 +54,7 @@ var kindNames = [...]string{
 	KindEvaluateResult:  "evaluate-result",
 	KindHeartbeat:       "heartbeat",
 	KindError:           "error",
+	KindSecAgg:          "secagg",
 }
 
 // String returns the kind's name, such as "fit-request".
@@ -89,6 +96,10 @@ type Message struct {
 	// convention Tensors[0] is the flat parameter vector. Elements must be
 	// finite.
 	Tensors [][]float64
+
+	// SecAgg is the secure-aggregation message of a KindSecAgg message,
+	// and must be nil for every other kind.
+	SecAgg secagg.Message
 }
 
 // Message frame layout. Integers marked uvarint are unsigned LEB128 in
@@ -116,6 +127,8 @@ type Message struct {
 //	         key string, 8-byte float64
 //	tensors  uvarint count, then per tensor: uvarint element count n,
 //	         n elements of dtype
+//	secagg   only for KindSecAgg: the secure-aggregation message, laid
+//	         out as documented in secagg.go
 //	crc      4 bytes  CRC-32C (Castagnoli) of everything before it
 //
 // The encoding is canonical: every message has exactly one encoding, and
@@ -206,6 +219,12 @@ func (m *Message) appendBinary(b []byte) ([]byte, error) {
 			return b, fmt.Errorf("%w: tensor %d element %d is %v", ErrNonFinite, ti, i, t[i])
 		}
 	}
+	switch {
+	case m.Kind == KindSecAgg:
+		return appendSecAgg(b, m.SecAgg)
+	case m.SecAgg != nil:
+		return b, fmt.Errorf("%w: SecAgg set on a %v message", ErrMalformed, m.Kind)
+	}
 	return b, nil
 }
 
@@ -228,7 +247,7 @@ func (m *Message) size() int {
 	for _, t := range m.Tensors {
 		n += binary.MaxVarintLen64 + len(t)*s
 	}
-	return n
+	return n + secaggSize(m.SecAgg)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -358,6 +377,9 @@ func (l Limits) Unmarshal(b []byte, m *Message) error {
 			tensors[i] = d.tensor(tensors[i][:0], dt)
 		}
 		m.Tensors = tensors
+	}
+	if kind == KindSecAgg {
+		m.SecAgg = d.secagg()
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail(fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(d.b)))

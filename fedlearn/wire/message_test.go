@@ -8,6 +8,9 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"unsafe"
+
+	"github.com/hearth-wot/hearth/fedlearn/secagg"
 
 	"github.com/hearth-wot/hearth/fedlearn/wire"
 )
@@ -255,7 +258,21 @@ func FuzzMessage(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	lim := wire.Limits{MaxBytes: 1 << 20, MaxElements: 1 << 16, MaxEntries: 64, MaxTensors: 16, MaxString: 256}
+	// One of each secure-aggregation message, from a real run.
+	log, _, _ := secaggTranscript(f, 4, 3, 2)
+	seen := map[reflect.Type]bool{}
+	for _, sm := range log {
+		if seen[reflect.TypeOf(sm)] {
+			continue
+		}
+		seen[reflect.TypeOf(sm)] = true
+		b, err := (&wire.Message{Kind: wire.KindSecAgg, SecAgg: sm}).MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	lim := wire.Limits{MaxBytes: 1 << 20, MaxElements: 1 << 16, MaxEntries: 64, MaxTensors: 16, MaxString: 256, MaxPeers: 64}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkMessage(t, lim, b)
 		// The checksum stops almost every mutation at the door; a resealed
@@ -279,6 +296,9 @@ func checkMessage(t *testing.T, lim wire.Limits, b []byte) {
 	if total > 2*len(b) {
 		t.Fatalf("%d tensor bytes from %d input bytes", total, len(b))
 	}
+	if n := secaggBytes(m.SecAgg); n > 4*len(b) {
+		t.Fatalf("%d bytes of secagg message from %d input bytes", n, len(b))
+	}
 	// Round trip: the encoding is canonical, so re-encoding gives the
 	// same bytes, and decoding those gives an equal message.
 	again, err := m.MarshalBinary()
@@ -295,4 +315,23 @@ func checkMessage(t *testing.T, lim wire.Limits, b []byte) {
 	if !reflect.DeepEqual(m, m2) {
 		t.Fatalf("round trip changed message\n%+v\n%+v", m, m2)
 	}
+}
+
+// secaggBytes is the memory a decoded secure-aggregation message holds.
+func secaggBytes(m secagg.Message) int {
+	switch m := m.(type) {
+	case *secagg.Roster:
+		return len(m.Neighbors) * int(unsafe.Sizeof(secagg.PeerKeys{}))
+	case *secagg.Shares:
+		return len(m.Envelopes) * (int(unsafe.Sizeof(secagg.Envelope{})) + secagg.EnvelopeSize)
+	case *secagg.Inbox:
+		return len(m.Envelopes) * (int(unsafe.Sizeof(secagg.Envelope{})) + secagg.EnvelopeSize)
+	case *secagg.MaskedInput:
+		return 4 * len(m.Vector)
+	case *secagg.UnmaskRequest:
+		return 4 * (len(m.Survivors) + len(m.Dropped))
+	case *secagg.Reveal:
+		return (len(m.Seeds) + len(m.Keys)) * int(unsafe.Sizeof(secagg.RevealedShare{}))
+	}
+	return 0
 }

@@ -58,6 +58,7 @@ const (
 	DefaultMaxTensors  = 1024     // tensors per message
 	DefaultMaxEntries  = 1024     // entries per config or metrics map
 	DefaultMaxString   = 64 << 10 // bytes per string or []byte value
+	DefaultMaxPeers    = 1 << 16  // IDs, keys, envelopes or shares per secure-aggregation message
 )
 
 // Limits bounds what a decoder accepts. Every bound is checked against
@@ -75,6 +76,7 @@ type Limits struct {
 	MaxTensors  int // most tensors in one message
 	MaxEntries  int // most entries in each of Config and Metrics
 	MaxString   int // longest string, map key or []byte value, in bytes
+	MaxPeers    int // most list entries in a secure-aggregation message
 }
 
 func pick(v, def int) int {
@@ -92,6 +94,7 @@ func (l Limits) maxElements() int { return pick(l.MaxElements, DefaultMaxElement
 func (l Limits) maxTensors() int  { return pick(l.MaxTensors, DefaultMaxTensors) }
 func (l Limits) maxEntries() int  { return pick(l.MaxEntries, DefaultMaxEntries) }
 func (l Limits) maxString() int   { return pick(l.MaxString, DefaultMaxString) }
+func (l Limits) maxPeers() int    { return pick(l.MaxPeers, DefaultMaxPeers) }
 
 // castagnoli is the CRC-32C table; the standard library uses the SSE4.2
 // or ARMv8 CRC instructions for it when the CPU has them.
@@ -229,7 +232,7 @@ func putElements(p []byte, v []float64, dt DType) int {
 			if u&exp64 == exp64 {
 				return i
 			}
-			binary.LittleEndian.PutUint64(p[i*8:], u)
+			binary.LittleEndian.PutUint64(p[i*8:i*8+8], u)
 		}
 		return -1
 	}
@@ -239,7 +242,7 @@ func putElements(p []byte, v []float64, dt DType) int {
 		if u&exp32 == exp32 {
 			return i
 		}
-		binary.LittleEndian.PutUint32(p[i*4:], u)
+		binary.LittleEndian.PutUint32(p[i*4:i*4+4], u)
 	}
 	return -1
 }
@@ -250,7 +253,7 @@ func getElements(dst []float64, p []byte, dt DType) int {
 	if dt == Float64 {
 		p = p[:len(dst)*8]
 		for i := range dst {
-			u := binary.LittleEndian.Uint64(p[i*8:])
+			u := binary.LittleEndian.Uint64(p[i*8 : i*8+8])
 			if u&exp64 == exp64 {
 				return i
 			}
@@ -260,7 +263,7 @@ func getElements(dst []float64, p []byte, dt DType) int {
 	}
 	p = p[:len(dst)*4]
 	for i := range dst {
-		u := binary.LittleEndian.Uint32(p[i*4:])
+		u := binary.LittleEndian.Uint32(p[i*4 : i*4+4])
 		if u&exp32 == exp32 {
 			return i
 		}
