@@ -65,6 +65,7 @@ const (
 	tagJoinState    = 0x0e
 	tagReason       = 0x0f
 	tagTD           = 0x10
+	tagPublicKey    = 0x11
 
 	optionalTags = 0x80
 )
@@ -78,6 +79,7 @@ const (
 	MaxVersions   = 16
 	MaxSSID       = 32
 	MaxPassphrase = 64
+	MaxPublicKey  = 512
 )
 
 // Message is one decoded message.
@@ -136,14 +138,15 @@ type NetworkAck struct{}
 type GetStatus struct{}
 
 // Status reports the device's join state. A joined device includes its
-// Thing Description (JSON); a failed one, a reason and how many attempts
-// it still allows.
+// Thing Description (JSON) and, optionally, its long-term public key; a
+// failed one, a reason and how many attempts it still allows.
 type Status struct {
 	JoinState       uint64
 	Reason          uint64
 	AttemptsLeft    uint64
 	HasAttemptsLeft bool
 	TD              []byte
+	PublicKey       []byte
 }
 
 // Complete ends commissioning: the device commits what it staged.
@@ -275,6 +278,9 @@ func (m *Status) appendBody(b []byte) []byte {
 	if len(m.TD) > 0 {
 		b = appendBytes(b, tagTD, m.TD)
 	}
+	if len(m.PublicKey) > 0 {
+		b = appendBytes(b, tagPublicKey, m.PublicKey)
+	}
 	return b
 }
 
@@ -284,7 +290,8 @@ func (m *Status) parseBody(f *fields) error {
 	m.HasAttemptsLeft = f.has(tagAttemptsLeft)
 	m.AttemptsLeft = f.uint(tagAttemptsLeft, false)
 	m.TD = f.bytes(tagTD, 0, MaxMessage, false)
-	return f.done(tagJoinState, tagReason, tagAttemptsLeft, tagTD)
+	m.PublicKey = f.bytes(tagPublicKey, 0, MaxPublicKey, false)
+	return f.done(tagJoinState, tagReason, tagAttemptsLeft, tagTD, tagPublicKey)
 }
 
 // newMessage returns an empty message of type t, or nil. sealed selects

@@ -27,7 +27,7 @@ func sampleInner() []Message {
 		&SetNetwork{SSID: []byte("open")},
 		&NetworkAck{},
 		&GetStatus{},
-		&Status{JoinState: 2, TD: []byte(`{"id":"urn:x"}`)},
+		&Status{JoinState: 2, TD: []byte(`{"id":"urn:x"}`), PublicKey: []byte{1, 2, 3}},
 		&Status{JoinState: 3, Reason: 1, AttemptsLeft: 2, HasAttemptsLeft: true},
 		&Complete{},
 		&CompleteAck{},
@@ -247,4 +247,17 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 		ParseSealed(b)
 	})
+}
+
+func TestAdvert(t *testing.T) {
+	a := Advert{MinVersion: 1, MaxVersion: 2, Discriminator: 0xabc}
+	got, ok := ParseAdvert(a.Append(nil))
+	if !ok || got != a {
+		t.Fatalf("ParseAdvert = %+v, %v", got, ok)
+	}
+	for _, b := range [][]byte{nil, {2, 0, 0, 0, 1, 1}, {1, 0, 0, 0, 2, 1}} {
+		if _, ok := ParseAdvert(b); ok {
+			t.Errorf("ParseAdvert(%x) accepted", b)
+		}
+	}
 }
