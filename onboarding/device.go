@@ -570,6 +570,15 @@ func (l *loop) event(ev any) error {
 			return nil
 		}
 		if l.extras[ev.lc] {
+			if l.sess == nil && l.windowOpen {
+				// The session it waited behind has ended: it is next.
+				delete(l.extras, ev.lc)
+				ev.lc.timer.Stop()
+				l.sess = &devSession{lc: ev.lc, handshake: time.NewTimer(l.cfg.HandshakeTimeout)}
+				l.setState(DeviceAuthenticating)
+				l.message(l.sess, ev.msg)
+				return nil
+			}
 			code := uint64(codeBusy)
 			if l.sess == nil {
 				code = codeWindowClosed

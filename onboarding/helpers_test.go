@@ -44,6 +44,10 @@ type rig struct {
 	progress []onboarding.Progress
 	devState []onboarding.DeviceState
 
+	noDevice  bool
+	rogue     *simradio.Rogue
+	intercept func(simradio.Frame) [][]byte
+
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -90,6 +94,9 @@ func newRig(t testing.TB, opts ...rigOption) *rig {
 	for _, o := range opts {
 		o(r)
 	}
+	if r.intercept != nil {
+		r.air = simradio.New(simradio.Config{Intercept: r.intercept})
+	}
 	if r.devCfg.Radio == nil {
 		r.devCfg.Radio = r.air.Peripheral()
 	}
@@ -108,7 +115,14 @@ func (r *rig) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.done = make(chan error, 1)
-	go func() { r.done <- r.dev.Run(ctx) }()
+	switch {
+	case r.rogue != nil:
+		go func() { r.done <- r.rogue.Run(ctx) }()
+	case r.noDevice:
+		r.done <- nil
+	default:
+		go func() { r.done <- r.dev.Run(ctx) }()
+	}
 }
 
 // stop ends the device and the air, and waits.
@@ -126,6 +140,17 @@ func (r *rig) stop() {
 func (r *rig) session() *onboarding.Session {
 	r.t.Helper()
 	s, err := onboarding.NewSession(r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}
+
+// quietSession is a Session on the rig's radio that does not report
+// progress to the rig.
+func (r *rig) quietSession() *onboarding.Session {
+	r.t.Helper()
+	s, err := onboarding.NewSession(onboarding.Config{Radio: r.cfg.Radio, Registrar: r.cfg.Registrar})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -256,26 +256,33 @@ func (r *run) commission(ctx context.Context, g Gesture, setup SetupPayload, cre
 		return nil, err
 	}
 
-	s.enter(Progress{State: Scanning})
+	if err := r.step(ctx, Progress{State: Scanning}); err != nil {
+		return nil, err
+	}
 	ad, err := r.scan(ctx, setup.Discriminator)
 	if err != nil {
 		return nil, err
 	}
 
-	s.enter(Progress{State: Discovered})
+	if err := r.step(ctx, Progress{State: Discovered}); err != nil {
+		return nil, err
+	}
 	if a, _ := wire.ParseAdvert(ad.ServiceData); a.MinVersion > ProtocolVersion || a.MaxVersion < ProtocolVersion {
 		return nil, ErrUnsupportedVersion
 	}
 
-	s.enter(Progress{State: Connecting})
+	if err := r.step(ctx, Progress{State: Connecting}); err != nil {
+		return nil, err
+	}
 	cctx, ccancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 	link, err := s.cfg.Radio.Connect(cctx, ad.Peer)
+	timedOut := errors.Is(cctx.Err(), context.DeadlineExceeded)
 	ccancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if cctx.Err() != nil {
+		if timedOut {
 			return nil, ErrTimeout
 		}
 		return nil, radioError{err}
@@ -290,7 +297,9 @@ func (r *run) commission(ctx context.Context, g Gesture, setup SetupPayload, cre
 		return nil, err
 	}
 
-	s.enter(Progress{State: Authenticating})
+	if err := r.step(ctx, Progress{State: Authenticating}); err != nil {
+		return nil, err
+	}
 	confirm, err := r.authenticate(ctx, setup.Code, hello, reply, replyRaw)
 	if err != nil {
 		return nil, err
@@ -307,7 +316,9 @@ func (r *run) commission(ctx context.Context, g Gesture, setup SetupPayload, cre
 		return nil, err
 	}
 	r.thingID = reg.ID
-	s.enter(Progress{State: Registering, ThingID: reg.ID})
+	if err := r.step(ctx, Progress{State: Registering, ThingID: reg.ID}); err != nil {
+		return nil, err
+	}
 	if err := s.cfg.Registrar.Register(ctx, reg); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRegistration, err)
 	}
@@ -329,6 +340,13 @@ func (r *run) commission(ctx context.Context, g Gesture, setup SetupPayload, cre
 	}
 	s.enter(Progress{State: Complete, ThingID: reg.ID})
 	return reg, nil
+}
+
+// step enters a state and reports whether the run may go on: a Cancel
+// from a progress callback stops it right there.
+func (r *run) step(ctx context.Context, p Progress) error {
+	r.s.enter(p)
+	return ctx.Err()
 }
 
 func checkCredentials(c WiFiCredentials) error {
@@ -389,6 +407,12 @@ func (r *run) roundTrip(ctx context.Context, flight [][]byte, wait time.Duration
 			r.s.log.Debug("onboarding: retransmitting", "try", try)
 		}
 		if err := r.c.send(ctx, flight...); err != nil {
+			if ctx.Err() == nil {
+				// The peer hung up: it may have said why first.
+				if settled, derr := r.drain(ctx, handle); settled {
+					return derr
+				}
+			}
 			return err
 		}
 		tctx, cancel := context.WithTimeout(ctx, wait)
@@ -412,6 +436,20 @@ func (r *run) roundTrip(ctx context.Context, flight [][]byte, wait time.Duration
 		}
 	}
 	return ErrTimeout
+}
+
+// drain hands handle the messages that arrived before the link closed,
+// reporting handle's verdict if one settles the exchange.
+func (r *run) drain(ctx context.Context, handle func([]byte) (bool, error)) (settled bool, err error) {
+	for {
+		msg, err := r.c.recv(ctx)
+		if err != nil {
+			return false, nil
+		}
+		if done, err := handle(msg); done || err != nil {
+			return true, err
+		}
+	}
 }
 
 // hello exchanges versions and capabilities.
@@ -549,7 +587,9 @@ func (r *run) provision(ctx context.Context, confirm []byte, creds WiFiCredentia
 	s := r.s
 	prefix := [][]byte{confirm}
 	for {
-		s.enter(Progress{State: Provisioning})
+		if err := r.step(ctx, Progress{State: Provisioning}); err != nil {
+			return nil, err
+		}
 		err := r.sealedRoundTrip(ctx, &wire.SetNetwork{SSID: []byte(creds.SSID), Passphrase: creds.Passphrase.bytes()}, s.cfg.ResponseTimeout, func(m wire.Message) error {
 			if _, ok := m.(*wire.NetworkAck); !ok {
 				return fmt.Errorf("%w: unexpected message", ErrProtocol)
@@ -560,7 +600,9 @@ func (r *run) provision(ctx context.Context, confirm []byte, creds WiFiCredentia
 			return nil, err
 		}
 		prefix = nil
-		s.enter(Progress{State: Joining, Join: JoinConnecting})
+		if err := r.step(ctx, Progress{State: Joining, Join: JoinConnecting}); err != nil {
+			return nil, err
+		}
 
 		st, err := r.awaitJoin(ctx)
 		if err != nil {

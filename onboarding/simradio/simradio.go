@@ -294,8 +294,9 @@ func (p *Peripheral) Listen(ctx context.Context, serviceData []byte) (onboarding
 	a.listeners[l] = struct{}{}
 	a.mu.Unlock()
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { l.Close() })
-		l.stop = stop
+		l.mu.Lock()
+		l.stop = context.AfterFunc(ctx, func() { l.Close() })
+		l.mu.Unlock()
 	}
 	return l, nil
 }
@@ -306,6 +307,7 @@ type listener struct {
 	accept chan *end
 	done   chan struct{}
 	once   sync.Once
+	mu     sync.Mutex
 	stop   func() bool
 }
 
@@ -326,8 +328,11 @@ func (l *listener) Close() error {
 		delete(l.air.listeners, l)
 		l.air.mu.Unlock()
 		close(l.done)
-		if l.stop != nil {
-			l.stop()
+		l.mu.Lock()
+		stop := l.stop
+		l.mu.Unlock()
+		if stop != nil {
+			stop()
 		}
 	})
 	return nil
