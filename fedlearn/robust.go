@@ -46,12 +46,12 @@ type Median struct{}
 // Aggregate implements Strategy.
 func (Median) Aggregate(_ int, global []float64, updates []Update) error {
 	coordinatewise(global, updates, func(col []float64) float64 {
-		slices.Sort(col)
 		n := len(col)
+		selectNth(col, n/2)
 		if n%2 == 1 {
 			return col[n/2]
 		}
-		return (col[n/2-1] + col[n/2]) / 2
+		return (slices.Max(col[:n/2]) + col[n/2]) / 2
 	})
 	return nil
 }
@@ -79,7 +79,10 @@ func (s TrimmedMean) Aggregate(_ int, global []float64, updates []Update) error 
 		k = 1
 	}
 	coordinatewise(global, updates, func(col []float64) float64 {
-		slices.Sort(col)
+		if k > 0 {
+			selectNth(col, k)         // col[:k] are the k smallest
+			selectNth(col[k:], n-2*k) // col[n-k:] the k largest
+		}
 		sum := 0.0
 		for _, v := range col[k : n-k] {
 			sum += v
@@ -171,4 +174,47 @@ func (s Krum) Choose(updates []Update) []int {
 	})
 	m := min(max(s.Select, 1), n)
 	return order[:m]
+}
+
+// selectNth reorders a so that a[k] is the element that would be there if
+// a were sorted, with no larger element before it and no smaller one after
+// (quickselect, expected linear time). It requires 0 <= k < len(a).
+func selectNth(a []float64, k int) {
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		// Median-of-three pivot.
+		mid := lo + (hi-lo)/2
+		if a[mid] < a[lo] {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[mid] {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		p := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < p {
+				i++
+			}
+			for a[j] > p {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
+	}
 }

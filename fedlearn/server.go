@@ -409,32 +409,54 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer s.running.Store(false)
 	for {
-		round := s.Round() + 1
-		if s.cfg.Rounds > 0 && round > s.cfg.Rounds {
+		if s.cfg.Rounds > 0 && s.Round() >= s.cfg.Rounds {
 			return nil
 		}
-		if err := s.waitClients(ctx, s.minNeeded()); err != nil {
-			return err
-		}
-		rec, err := s.runRound(ctx, round)
-		rec.Duration = time.Since(rec.Start)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		rec, err := s.step(ctx)
 		if err != nil {
-			rec.Err = err.Error()
-			s.log.Warn("fedlearn: round released no model", "round", round, "err", err)
-		}
-		if err := s.finishRound(rec); err != nil {
 			return err
-		}
-		if s.cfg.OnRound != nil {
-			s.cfg.OnRound(rec)
 		}
 		if s.cfg.Stop != nil && s.cfg.Stop(rec) {
 			return nil
 		}
 	}
+}
+
+// RunRound performs one round, for embedders that schedule rounds
+// themselves (say, one each night). It waits up to WaitTimeout for
+// clients, then trains, aggregates, evaluates, records and checkpoints,
+// and returns the round's record. A round that released no model is not an
+// error: its record's Err says why. RunRound ignores Rounds and Stop, and
+// must not be called while Run is running.
+func (s *Server) RunRound(ctx context.Context) (RoundRecord, error) {
+	if !s.running.CompareAndSwap(false, true) {
+		return RoundRecord{}, fmt.Errorf("%w: Run is already running", ErrConfig)
+	}
+	defer s.running.Store(false)
+	return s.step(ctx)
+}
+
+func (s *Server) step(ctx context.Context) (RoundRecord, error) {
+	round := s.Round() + 1
+	if err := s.waitClients(ctx, s.minNeeded()); err != nil {
+		return RoundRecord{}, err
+	}
+	rec, err := s.runRound(ctx, round)
+	rec.Duration = time.Since(rec.Start)
+	if ctx.Err() != nil {
+		return rec, ctx.Err()
+	}
+	if err != nil {
+		rec.Err = err.Error()
+		s.log.Warn("fedlearn: round released no model", "round", round, "err", err)
+	}
+	if err := s.finishRound(rec); err != nil {
+		return rec, err
+	}
+	if s.cfg.OnRound != nil {
+		s.cfg.OnRound(rec)
+	}
+	return rec, nil
 }
 
 // finishRound publishes the model and the record and writes a checkpoint.

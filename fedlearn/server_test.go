@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -530,6 +531,57 @@ func TestServerConfigErrors(t *testing.T) {
 	} {
 		if _, err := NewServer(cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: err = %v, want ErrConfig", name, err)
+		}
+	}
+}
+
+func TestSelectNth(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for trial := range 2000 {
+		n := 1 + rng.IntN(40)
+		a := make([]float64, n)
+		for i := range a {
+			a[i] = float64(rng.IntN(10)) // many ties
+		}
+		sorted := slices.Sorted(slices.Values(a))
+		k := rng.IntN(n)
+		selectNth(a, k)
+		if a[k] != sorted[k] {
+			t.Fatalf("trial %d: a[%d] = %v, want %v", trial, k, a[k], sorted[k])
+		}
+		for i := range k {
+			if a[i] > a[k] {
+				t.Fatalf("trial %d: a[%d]=%v > a[k]=%v", trial, i, a[i], a[k])
+			}
+		}
+		for i := k + 1; i < n; i++ {
+			if a[i] < a[k] {
+				t.Fatalf("trial %d: a[%d]=%v < a[k]=%v", trial, i, a[i], a[k])
+			}
+		}
+	}
+	// The trimmed mean and median agree with sorting on random columns.
+	ups := benchUpdates(11, 300)
+	for _, s := range []Strategy{Median{}, TrimmedMean{Trim: 0.2}} {
+		g := make([]float64, 300)
+		s.Aggregate(1, g, ups)
+		for j := range g {
+			col := make([]float64, len(ups))
+			for i, u := range ups {
+				col[i] = u.Delta[j]
+			}
+			slices.Sort(col)
+			want := col[5]
+			if _, ok := s.(TrimmedMean); ok {
+				want = 0
+				for _, v := range col[2:9] {
+					want += v
+				}
+				want /= 7
+			}
+			if math.Abs(g[j]-want) > 1e-15 {
+				t.Fatalf("%T coordinate %d: %v, want %v", s, j, g[j], want)
+			}
 		}
 	}
 }
