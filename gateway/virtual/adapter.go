@@ -319,8 +319,9 @@ func (a *Adapter) Close() error {
 }
 
 // Subscribe delivers changes to sink until ctx is done or the adapter is
-// closed: property changes made through the adapter or directly on a
-// device, events, devices added and removed, and (every
+// closed: first a ThingAdded for every current device, then property
+// changes made through the adapter or directly on a device, events,
+// devices added and removed, and (every
 // Config.PollInterval) the properties that change on their own. Several
 // subscriptions may run at once; each gets every change, in order.
 // Subscribe returns nil when ctx is done and ErrClosed after Close.
@@ -333,6 +334,15 @@ func (a *Adapter) Subscribe(ctx context.Context, sink gateway.Sink) error {
 	a.subsMu.Lock()
 	a.subs[s] = struct{}{}
 	a.subsMu.Unlock()
+	// Announce the current devices first: a gateway lists the things
+	// before it subscribes, and a device added in between would otherwise
+	// be missed. Announcing a thing the gateway serves already is harmless.
+	// Holding a.mu keeps these ahead of any removal that follows.
+	a.mu.RLock()
+	for _, id := range sortedIDs(a.devices) {
+		s.put(change{kind: changeAdded, thingID: id, td: a.devices[id].Description()})
+	}
+	a.mu.RUnlock()
 	defer func() {
 		a.subsMu.Lock()
 		delete(a.subs, s)
@@ -422,6 +432,15 @@ func same(x, y any) bool {
 	}
 	t := reflect.TypeOf(x)
 	return t == reflect.TypeOf(y) && t.Comparable() && x == y
+}
+
+func sortedIDs(m map[string]Device) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func deliver(sink gateway.Sink, c change) {

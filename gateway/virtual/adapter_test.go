@@ -230,6 +230,10 @@ func TestWriteAndSubscribe(t *testing.T) {
 		}
 		sink := subscribe(t, a)
 		synctest.Wait()
+		// A subscription starts by announcing the devices.
+		if got, want := sink.take(), []record{{"added", "urn:door", "", "Door"}, {"added", "urn:lamp", "", "Lamp"}}; !slices.Equal(got, want) {
+			t.Errorf("first records %v, want %v", got, want)
+		}
 		ctx := t.Context()
 		if err := a.WriteProperty(ctx, "urn:lamp", "on", true); err != nil {
 			t.Fatal(err)
@@ -283,6 +287,8 @@ func TestTwoSubscribersEachGetEverything(t *testing.T) {
 		a.Add(l)
 		s1, s2 := subscribe(t, a), subscribe(t, a)
 		synctest.Wait()
+		s1.take()
+		s2.take()
 		for i := range 10 {
 			l.SetOn(i%2 == 0)
 		}
@@ -359,6 +365,8 @@ func TestPairingFindsADevice(t *testing.T) {
 		defer a.Close()
 		a.Add(virtual.NewLight("urn:hearth:virtual:2", "Taken")) // pairing must skip this id
 		sink := subscribe(t, a)
+		synctest.Wait()
+		sink.take()
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		start := time.Now()

@@ -76,12 +76,12 @@ func (l *Light) Description() *thing.Description {
 	}
 	b := describe(&l.core, desc, "Light", "OnOffSwitch").
 		Property("on", boolProperty("OnOffProperty", "On/Off")).
-		Action("toggle", thing.NewAction().Type("ToggleAction").Title("Toggle").
+		Action("toggle", thing.NewAction().Type("ToggleAction").Title("Toggle").Synchronous(true).
 			Describe("Switch the light on if it is off, off if it is on."))
 	if l.dimmable {
 		b.Property("brightness", thing.Integer().Type("BrightnessProperty").Title("Brightness").
 			Unit("percent").Range(0, 100).Observable())
-		b.Action("fade", thing.NewAction().Type("FadeAction").Title("Fade").
+		b.Action("fade", thing.NewAction().Type("FadeAction").Title("Fade").Synchronous(false).
 			Describe("Switch on and fade to a brightness over a duration.").
 			Input(thing.Object().
 				Prop("brightness", thing.Integer().Unit("percent").Range(0, 100)).

@@ -52,7 +52,7 @@ func (p *SmartPlug) Description() *thing.Description {
 		Property("voltage", numberProperty("VoltageProperty", "Voltage", "volt")).
 		Property("current", numberProperty("CurrentProperty", "Current", "ampere")).
 		Property("energy", numberProperty("", "Energy", "kilowatt hour").Describe("Energy delivered since the plug was installed.")).
-		Action("toggle", thing.NewAction().Type("ToggleAction").Title("Toggle").
+		Action("toggle", thing.NewAction().Type("ToggleAction").Title("Toggle").Synchronous(true).
 			Describe("Switch the plug on if it is off, off if it is on.")))
 }
 

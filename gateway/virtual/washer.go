@@ -105,7 +105,7 @@ func (w *WashingMachine) Description() *thing.Description {
 		Property("program", enumProperty("", "Programme", names...).ReadOnly()).
 		Property("remaining", thing.Integer().Title("Remaining time").Unit("second").Min(0).ReadOnly().Observable()).
 		Property("power", numberProperty("InstantaneousPowerProperty", "Power", "watt")).
-		Action("start", thing.NewAction().Title("Start").
+		Action("start", thing.NewAction().Title("Start").Synchronous(false).
 			Describe("Run a washing programme; cancel the action to stop it.").
 			Input(thing.Object().Prop("program", thing.String().Enum(enum...).Default(names[0]))).
 			Output(result())).

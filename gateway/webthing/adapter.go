@@ -327,7 +327,8 @@ func (a *Adapter) Close() error {
 }
 
 // Subscribe watches every fronted thing (and those added later) and
-// delivers property changes, events, additions and removals to sink until
+// delivers to sink, first, a ThingAdded for every current thing, then
+// property changes, events, additions and removals, until
 // ctx is done or the adapter is closed; it returns once all its
 // connections are closed: nil when ctx is done, ErrClosed after Close.
 //
@@ -345,8 +346,11 @@ func (a *Adapter) Subscribe(ctx context.Context, sink gateway.Sink) error {
 		a.mu.Unlock()
 		return ErrClosed
 	}
-	for _, r := range a.things {
-		s.pending = append(s.pending, subEvent{added: r, quiet: true})
+	// Announce the current things first: a gateway lists the things before
+	// it subscribes, and one added in between would otherwise be missed.
+	// Announcing a thing the gateway serves already is harmless.
+	for _, id := range sortedKeys(a.things) {
+		s.pending = append(s.pending, subEvent{added: a.things[id]})
 	}
 	a.subs[s] = struct{}{}
 	a.mu.Unlock()
@@ -380,9 +384,7 @@ func (a *Adapter) Subscribe(ctx context.Context, sink gateway.Sink) error {
 				}
 				wctx, cancel := context.WithCancel(ctx)
 				watchers[r.id] = cancel
-				if !ev.quiet {
-					sink.ThingAdded(cloneTD(r.local))
-				}
+				sink.ThingAdded(cloneTD(r.local))
 				a.watch(wctx, &wg, r, sink)
 			default:
 				if cancel, ok := watchers[ev.removed]; ok {
@@ -404,7 +406,6 @@ type subscription struct {
 
 type subEvent struct {
 	added   *remote
-	quiet   bool // added before the subscription started: watch, don't announce
 	removed string
 }
 
