@@ -2,6 +2,7 @@ package gatewaytest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -262,17 +263,13 @@ func (a *Adapter) StartPairing(ctx context.Context) error {
 	return nil
 }
 
-// Hang is an error for FailWith: the operation blocks until its context
+// ErrHang is an error for FailWith: the operation blocks until its context
 // ends and then fails with the context's error (a device that never
 // answers).
-var Hang = hang{}
-
-type hang struct{}
-
-func (hang) Error() string { return "gatewaytest: device does not answer" }
+var ErrHang = errors.New("gatewaytest: device does not answer")
 
 func wait(ctx context.Context, err error) error {
-	if err == Hang {
+	if err == ErrHang {
 		<-ctx.Done()
 		return ctx.Err()
 	}
