@@ -68,7 +68,11 @@ func New(cfg Config) (*Advertiser, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Advertiser{cfg: cfg, log: log}
-	a.zone = &zone{host: host, addrs: a.addrs}
+	hostWire, ok := wire(host)
+	if !ok {
+		return nil, fmt.Errorf("discovery: host name %q is not a domain name: %w", cfg.HostName, ErrInvalidService)
+	}
+	a.zone = &zone{host: host, hostWire: hostWire, addrs: a.addrs}
 	return a, nil
 }
 
@@ -179,33 +183,70 @@ const cacheFlush = 1 << 15
 // zone answers DNS questions from the advertised services. It implements
 // mdns.Zone.
 type zone struct {
-	host  string
-	addrs func() []net.IP
+	host     string
+	hostWire string
+	addrs    func() []net.IP
 
 	mu       sync.RWMutex
-	services []Service
+	services []*zoneEntry
+}
+
+// zoneEntry is an advertised service with its names prepared: in
+// presentation format for answers, in wire format for matching questions.
+type zoneEntry struct {
+	s          Service
+	inst       string   // instance name
+	instWire   string   // instance name, wire format
+	typeWire   string   // <type>.local., wire format
+	subWires   []string // <subtype>._sub.<type>.local., wire format
+	typeDomain string   // <type>.local.
+}
+
+func newZoneEntry(s Service) (*zoneEntry, error) {
+	e := &zoneEntry{s: s, inst: instanceName(s), typeDomain: s.Type + ".local."}
+	var ok1, ok2 bool
+	e.instWire, ok1 = wire(e.inst)
+	e.typeWire, ok2 = wire(e.typeDomain)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("discovery: %q is not a valid domain name: %w", e.inst, ErrInvalidService)
+	}
+	for _, st := range s.Subtypes {
+		w, ok := wire(st + "._sub." + e.typeDomain)
+		if !ok {
+			return nil, fmt.Errorf("discovery: subtype %q: %w", st, ErrInvalidService)
+		}
+		e.subWires = append(e.subWires, w)
+	}
+	return e, nil
 }
 
 func (z *zone) add(s Service) error {
+	s.Subtypes = slices.Clone(s.Subtypes)
+	s.TXT = slices.Clone(s.TXT)
+	e, err := newZoneEntry(s)
+	if err != nil {
+		return err
+	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	for _, o := range z.services {
-		if sameName(instanceName(o), instanceName(s)) {
-			return fmt.Errorf("discovery: %q: %w", instanceName(s), ErrExists)
+		if o.instWire == e.instWire {
+			return fmt.Errorf("discovery: %q: %w", e.inst, ErrExists)
 		}
 	}
-	s.Subtypes = slices.Clone(s.Subtypes)
-	s.TXT = slices.Clone(s.TXT)
-	z.services = append(z.services, s)
+	z.services = append(z.services, e)
 	return nil
 }
 
 func (z *zone) remove(instance, serviceType string) bool {
+	w, ok := wire(instanceName(Service{Instance: instance, Type: serviceType}))
+	if !ok {
+		return false
+	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	name := instanceName(Service{Instance: instance, Type: serviceType})
 	n := len(z.services)
-	z.services = slices.DeleteFunc(z.services, func(s Service) bool { return sameName(instanceName(s), name) })
+	z.services = slices.DeleteFunc(z.services, func(e *zoneEntry) bool { return e.instWire == w })
 	return len(z.services) < n
 }
 
@@ -213,7 +254,8 @@ func (z *zone) list() []Service {
 	z.mu.RLock()
 	defer z.mu.RUnlock()
 	out := make([]Service, len(z.services))
-	for i, s := range z.services {
+	for i, e := range z.services {
+		s := e.s
 		s.Subtypes = slices.Clone(s.Subtypes)
 		s.TXT = slices.Clone(s.TXT)
 		out[i] = s
@@ -248,59 +290,48 @@ func wire(name string) (string, bool) {
 	return string(b), true
 }
 
-func sameName(x, y string) bool {
-	wx, okx := wire(x)
-	wy, oky := wire(y)
-	return okx && oky && wx == wy
-}
-
 // Records implements mdns.Zone: the records that answer q.
 func (z *zone) Records(q dns.Question) []dns.RR {
 	name, ok := wire(q.Name)
 	if !ok {
 		return nil
 	}
-	is := func(n string) bool { w, ok := wire(n); return ok && w == name }
 	want := func(t uint16) bool { return q.Qtype == t || q.Qtype == dns.TypeANY }
 
 	z.mu.RLock()
 	defer z.mu.RUnlock()
 	var rrs []dns.RR
-	switch {
-	case is("_services._dns-sd._udp.local."):
+	switch name {
+	case servicesWire:
 		if !want(dns.TypePTR) {
 			return nil
 		}
 		var seen []string
-		for _, s := range z.services {
-			if !slices.Contains(seen, s.Type) {
-				seen = append(seen, s.Type)
-				rrs = append(rrs, ptr(q.Name, s.Type+".local."))
+		for _, e := range z.services {
+			if !slices.Contains(seen, e.typeWire) {
+				seen = append(seen, e.typeWire)
+				rrs = append(rrs, ptr(q.Name, e.typeDomain))
 			}
 		}
 		return rrs
-	case is(z.host):
+	case z.hostWire:
 		return z.addressRecords(q.Qtype)
 	}
-	for _, s := range z.services {
-		inst := instanceName(s)
+	for _, e := range z.services {
 		switch {
-		case is(s.Type + ".local."):
+		case name == e.typeWire, slices.Contains(e.subWires, name):
 			if want(dns.TypePTR) {
-				rrs = append(rrs, ptr(q.Name, inst))
-				rrs = append(rrs, z.instanceRecords(s, dns.TypeANY)...)
+				rrs = append(rrs, ptr(q.Name, e.inst))
+				rrs = append(rrs, z.instanceRecords(e, dns.TypeANY)...)
 			}
-		case slices.ContainsFunc(s.Subtypes, func(st string) bool { return is(st + "._sub." + s.Type + ".local.") }):
-			if want(dns.TypePTR) {
-				rrs = append(rrs, ptr(q.Name, inst))
-				rrs = append(rrs, z.instanceRecords(s, dns.TypeANY)...)
-			}
-		case is(inst):
-			rrs = append(rrs, z.instanceRecords(s, q.Qtype)...)
+		case name == e.instWire:
+			rrs = append(rrs, z.instanceRecords(e, q.Qtype)...)
 		}
 	}
 	return rrs
 }
+
+var servicesWire, _ = wire("_services._dns-sd._udp.local.")
 
 func ptr(name, target string) dns.RR {
 	return &dns.PTR{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: otherTTL}, Ptr: target}
@@ -308,8 +339,8 @@ func ptr(name, target string) dns.RR {
 
 // instanceRecords returns s's SRV and TXT records (as qtype asks), with
 // the host's addresses when the SRV record is among them.
-func (z *zone) instanceRecords(s Service, qtype uint16) []dns.RR {
-	inst := instanceName(s)
+func (z *zone) instanceRecords(e *zoneEntry, qtype uint16) []dns.RR {
+	s, inst := e.s, e.inst
 	var rrs []dns.RR
 	if qtype == dns.TypeSRV || qtype == dns.TypeANY {
 		rrs = append(rrs, &dns.SRV{

@@ -273,3 +273,16 @@ func FuzzRecords(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkRecordsPTR(b *testing.B) {
+	a, _ := New(Config{HostName: "gw.local.", IPs: []net.IP{net.ParseIP("192.0.2.7")}})
+	a.Add(WoTDirectory("Holiday home 12", 8443, "/.well-known/wot", true))
+	a.Add(WebThing("Holiday home 12", 8443, "/things", true))
+	q := dns.Question{Name: "_wot._tcp.local.", Qtype: dns.TypePTR, Qclass: dns.ClassINET}
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(a.zone.Records(q)) != 4 {
+			b.Fatal("wrong answer")
+		}
+	}
+}

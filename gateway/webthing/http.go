@@ -172,13 +172,9 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 
 // decodeJSON decodes a JSON value from data, which must hold exactly one.
 func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
 	var v any
-	if err := dec.Decode(&v); err != nil {
+	if err := json.Unmarshal(data, &v); err != nil {
 		return nil, protocolError("malformed JSON: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, protocolError("trailing data after JSON value")
 	}
 	return v, nil
 }
