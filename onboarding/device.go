@@ -933,7 +933,6 @@ func (l *loop) complete(s *devSession) {
 	s.staged = false
 	l.commissioned = true
 	stopTimer(&s.failSafe)
-	l.sendSealed(s, &wire.CompleteAck{})
 	// Linger so a lost acknowledgement can be resent, then hang up.
 	s.phase = phaseDone
 	s.handshake = time.NewTimer(l.cfg.HandshakeTimeout)
@@ -941,6 +940,7 @@ func (l *loop) complete(s *devSession) {
 	stopTimer(&l.window)
 	l.stopListening()
 	l.setState(DeviceCommissioned)
+	l.sendSealed(s, &wire.CompleteAck{})
 }
 
 // endSession closes the session's link and, if rollback, undoes what it

@@ -308,7 +308,7 @@ func transitionCases() []transitionCase {
 		},
 		run: func(t *testing.T, r *rig, s *onboarding.Session) error {
 			c := r.creds()
-			c.Passphrase = onboarding.NewPassphrase("wrong passphrase")
+			c.Passphrase = onboarding.NewPassphrase("hunter2-typo")
 			return commissionWith(onboarding.UserGesture(), r.payload, c)(t, r, s)
 		},
 		check: func(t *testing.T, r *rig, err error) {
@@ -319,7 +319,7 @@ func transitionCases() []transitionCase {
 	add(transitionCase{name: "joining/wrong passphrase", from: join, to: fail, want: onboarding.ErrJoinFailed,
 		run: func(t *testing.T, r *rig, s *onboarding.Session) error {
 			c := r.creds()
-			c.Passphrase = onboarding.NewPassphrase("wrong passphrase")
+			c.Passphrase = onboarding.NewPassphrase("hunter2-typo")
 			return commissionWith(onboarding.UserGesture(), r.payload, c)(t, r, s)
 		},
 		check: func(t *testing.T, r *rig, err error) {

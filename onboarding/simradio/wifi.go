@@ -99,6 +99,13 @@ func (s *Station) Staged() string {
 	return s.staged
 }
 
+// Joins counts Join calls that reached an access point check.
+func (s *Station) Joins() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.joins
+}
+
 // Rollbacks counts Rollback calls.
 func (s *Station) Rollbacks() int {
 	s.mu.Lock()
