@@ -94,8 +94,9 @@ type Client struct {
 
 	noise *dp.Gaussian // local DP, or nil
 
-	mu    sync.Mutex
-	stats ClientStats
+	mu     sync.Mutex
+	stats  ClientStats
+	secagg *secAggRun // the secure aggregation under way, if any
 }
 
 // NewClient returns a Client that trains with t.
@@ -139,7 +140,9 @@ func (c *Client) allowed(ctx context.Context) bool {
 }
 
 // Handle implements Handler: it answers wire.KindFitRequest with a
-// wire.KindFitResult carrying the clipped update and
+// wire.KindFitResult carrying the clipped update (or, in a
+// secure-aggregation round, an acknowledgement, the masked update following
+// in the wire.KindSecAgg exchanges it then answers), and
 // wire.KindEvaluateRequest with a wire.KindEvaluateResult. Other kinds
 // are a protocol error. Refusals return errors wrapping ErrDeclined.
 func (c *Client) Handle(ctx context.Context, req *wire.Message) (*wire.Message, error) {
@@ -148,6 +151,8 @@ func (c *Client) Handle(ctx context.Context, req *wire.Message) (*wire.Message, 
 		return c.fit(ctx, req)
 	case wire.KindEvaluateRequest:
 		return c.evaluate(ctx, req)
+	case wire.KindSecAgg:
+		return c.secAggStep(ctx, req)
 	}
 	return nil, fmt.Errorf("%w: client cannot handle %v", ErrProtocol, req.Kind)
 }
@@ -216,6 +221,14 @@ func (c *Client) fit(ctx context.Context, req *wire.Message) (*wire.Message, err
 	out := &wire.Message{
 		Kind: wire.KindFitResult, Seq: req.Seq, Round: req.Round, Samples: uint64(res.Samples),
 		DType: req.DType, Tensors: [][]float64{delta},
+	}
+	if sa, _ := req.Config[keySecAgg].(bool); sa {
+		// Secure aggregation: keep the update for masking and answer with
+		// a bare acknowledgement (no tensor, no sample count).
+		if err := c.prepareSecAgg(req, delta, res.Samples); err != nil {
+			return nil, err
+		}
+		out.Tensors, out.Samples = nil, 0
 	}
 	if c.cfg.ShareMetrics && len(res.Metrics) > 0 {
 		out.Metrics = res.Metrics.Clone()

@@ -159,7 +159,7 @@ func (c *Client) session(ctx context.Context, u string, cfg DialConfig, first bo
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	err = conn.run(hb, hto, func(m *wire.Message) error {
-		if m.Kind != wire.KindFitRequest && m.Kind != wire.KindEvaluateRequest {
+		if m.Kind != wire.KindFitRequest && m.Kind != wire.KindEvaluateRequest && m.Kind != wire.KindSecAgg {
 			return fmt.Errorf("%w: unexpected %v from server", ErrProtocol, m.Kind)
 		}
 		wg.Add(1)

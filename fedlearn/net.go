@@ -210,6 +210,9 @@ func (h *HTTPHandler) connect(w http.ResponseWriter, r *http.Request, id string)
 	go func() {
 		defer h.wg.Done()
 		err := c.run(h.cfg.Heartbeat, h.cfg.WriteTimeout, func(m *wire.Message) error {
+			if m.Kind == wire.KindSecAgg {
+				return nil // a late reply to a stage that has closed
+			}
 			return fmt.Errorf("%w: unexpected %v from client", ErrProtocol, m.Kind)
 		})
 		detach()
@@ -390,10 +393,17 @@ func (c *wsConn) readLoop(hb time.Duration, handle func(*wire.Message) error) er
 		switch m.Kind {
 		case wire.KindHeartbeat:
 			// Nothing to do: any frame resets the read deadline.
-		case wire.KindFitResult, wire.KindEvaluateResult, wire.KindError:
+		case wire.KindFitResult, wire.KindEvaluateResult, wire.KindError, wire.KindSecAgg:
 			c.mu.Lock()
-			ch := c.pending[m.Seq]
+			ch, ok := c.pending[m.Seq]
 			c.mu.Unlock()
+			if !ok && m.Kind == wire.KindSecAgg {
+				// Not a reply to one of our calls: a request.
+				if err := handle(m); err != nil {
+					return err
+				}
+				continue
+			}
 			if ch != nil {
 				select {
 				case ch <- m:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hearth-wot/hearth/fedlearn/dp"
+	"github.com/hearth-wot/hearth/fedlearn/secagg"
 	"github.com/hearth-wot/hearth/fedlearn/wire"
 )
 
@@ -81,6 +83,14 @@ type ServerConfig struct {
 
 	// Privacy enables central differential privacy; nil means none.
 	Privacy *DPConfig
+
+	// SecureAggregation, when set, runs every round under secure
+	// aggregation so that the server sees only the sum of the updates.
+	// The strategy must be a MeanStrategy. The mean is weighted by samples
+	// only when the strategy asks for it, MaxSamples is set (it is the
+	// sample count of full weight) and Privacy is nil; otherwise every
+	// client counts once.
+	SecureAggregation *SecAggConfig
 
 	// Evaluate, when set, evaluates each new global model centrally (for
 	// example on a held-out test set); the result is recorded in the
@@ -217,6 +227,17 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		}
 		if _, ok := strategy.(MeanStrategy); !ok {
 			bad("central differential privacy needs a MeanStrategy, not %T", strategy)
+		}
+	}
+	if sc := cfg.SecureAggregation; sc != nil {
+		if sc.ClipNorm < 0 || math.IsInf(sc.ClipNorm, 0) || math.IsNaN(sc.ClipNorm) || (sc.ClipNorm == 0 && cfg.Privacy == nil) {
+			bad("secure aggregation needs a positive ClipNorm")
+		}
+		if sc.Neighbors < 0 || sc.Threshold < 0 || sc.StageTimeout < 0 {
+			bad("negative secure-aggregation setting")
+		}
+		if _, ok := strategy.(MeanStrategy); !ok {
+			bad("secure aggregation needs a MeanStrategy, not %T", strategy)
 		}
 	}
 	var gauss *dp.Gaussian
@@ -515,30 +536,112 @@ func (s *Server) runRound(ctx context.Context, round int) (RoundRecord, error) {
 	if s.cfg.Privacy != nil {
 		clip = s.cfg.Privacy.ClipNorm
 	}
+	secure := s.cfg.SecureAggregation != nil
+	if secure {
+		clip = s.secAggClip()
+		rec.SecureAggregation = true
+	}
 	sent := slices.Clone(s.global) // read by clients while global may change
-	req := &wire.Message{
+	base := &wire.Message{
 		Kind: wire.KindFitRequest, Round: uint64(round),
 		Config: configToWire(cfg, clip), Tensors: [][]float64{sent},
 	}
-	updates := s.collect(ctx, round, cohort, req, &rec)
+	reqs := make([]*wire.Message, m)
+	for i := range reqs {
+		reqs[i] = base
+		if secure {
+			r := *base
+			r.Config = maps.Clone(base.Config)
+			r.Config[keySecAgg] = true
+			r.Config[keySecAggID] = int64(i + 1)
+			r.Config[keySecAggCap] = int64(s.secAggCap())
+			reqs[i] = &r
+		}
+	}
+	check := s.check
+	if secure {
+		check = func(round int, id string, msg *wire.Message, err error) (Update, error) {
+			if err := s.checkReady(round, msg, err); err != nil {
+				return Update{}, err
+			}
+			return Update{ClientID: id, Metrics: msg.Metrics}, nil
+		}
+	}
+	updates := s.collect(ctx, round, cohort, reqs, check, &rec)
 	if err := ctx.Err(); err != nil {
 		return rec, err
 	}
 	if len(updates) < s.cfg.Quorum {
 		return rec, fmt.Errorf("%w: %d of %d updates accepted, quorum %d", ErrQuorum, len(updates), m, s.cfg.Quorum)
 	}
-	rec.Train = meanMetrics(updates)
-	if err := s.aggregate(round, m, len(conns), updates, &rec); err != nil {
-		return rec, err
+	if secure {
+		ids := make(map[string]secagg.ID, m)
+		for i, c := range cohort {
+			ids[c.ID()] = secagg.ID(i + 1)
+		}
+		ready := make(map[secagg.ID]Conn, len(updates))
+		for _, u := range updates {
+			ready[ids[u.ClientID]] = cohort[ids[u.ClientID]-1]
+		}
+		mean, n, err := s.secureAggregate(ctx, round, ready)
+		if err != nil {
+			rec.Accepted = 0
+			return rec, fmt.Errorf("fedlearn: secure aggregation: %w", err)
+		}
+		rec.Accepted = n
+		if err := s.applyMean(round, m, len(conns), n, mean, &rec); err != nil {
+			return rec, err
+		}
+	} else {
+		rec.Train = meanMetrics(updates)
+		if err := s.aggregate(round, m, len(conns), updates, &rec); err != nil {
+			return rec, err
+		}
 	}
 	s.evaluate(ctx, round, &rec)
 	return rec, nil
 }
 
+// secAggCap is the sample count that earns full weight in a
+// secure-aggregation round: MaxSamples when the strategy weights by
+// samples (and no DP forbids it), otherwise 0 for unweighted.
+func (s *Server) secAggCap() int {
+	ms, _ := s.strategy.(MeanStrategy)
+	if ms != nil && ms.SampleWeighted() && s.cfg.Privacy == nil {
+		return s.cfg.MaxSamples
+	}
+	return 0
+}
+
+// applyMean applies a securely aggregated mean of n updates, adding central
+// DP noise first when configured.
+func (s *Server) applyMean(round, m, k, n int, mean []float64, rec *RoundRecord) error {
+	if n < max(s.cfg.MinCohort, s.cfg.Quorum) {
+		return fmt.Errorf("%w: %d updates in the secure sum, need %d", ErrQuorum, n, max(s.cfg.MinCohort, s.cfg.Quorum))
+	}
+	prev := slices.Clone(s.global)
+	var err error
+	if s.gauss != nil {
+		err = s.noiseAndAccount(m, k, n, mean, rec)
+	}
+	if err == nil {
+		err = s.strategy.(MeanStrategy).Apply(round, s.global, mean)
+	}
+	if err == nil && !finite(s.global) {
+		err = fmt.Errorf("%w: aggregate is not finite", ErrBadUpdate)
+	}
+	if err != nil {
+		copy(s.global, prev)
+		return fmt.Errorf("fedlearn: aggregation: %w", err)
+	}
+	return nil
+}
+
 // collect runs the training phase: it sends req to the cohort and gathers
 // valid updates until all have answered, the straggler timeout after the
 // quorum passes, or the round deadline. Updates come back sorted by client.
-func (s *Server) collect(ctx context.Context, round int, cohort []Conn, req *wire.Message, rec *RoundRecord) []Update {
+func (s *Server) collect(ctx context.Context, round int, cohort []Conn, reqs []*wire.Message,
+	check func(int, string, *wire.Message, error) (Update, error), rec *RoundRecord) []Update {
 	type reply struct {
 		id  string
 		msg *wire.Message
@@ -547,9 +650,9 @@ func (s *Server) collect(ctx context.Context, round int, cohort []Conn, req *wir
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.RoundTimeout)
 	defer cancel()
 	ch := make(chan reply, len(cohort))
-	for _, c := range cohort {
+	for i, c := range cohort {
 		go func() {
-			msg, err := c.Call(rctx, req)
+			msg, err := c.Call(rctx, reqs[i])
 			ch <- reply{c.ID(), msg, err}
 		}()
 	}
@@ -561,7 +664,7 @@ wait:
 		select {
 		case r := <-ch:
 			pending--
-			u, err := s.check(round, r.id, r.msg, r.err)
+			u, err := check(round, r.id, r.msg, r.err)
 			switch {
 			case err == nil:
 				updates = append(updates, u)
@@ -626,12 +729,8 @@ func (s *Server) aggregate(round, m, k int, updates []Update, rec *RoundRecord) 
 	}
 	prev := slices.Clone(s.global)
 	var err error
-	if p := s.cfg.Privacy; p != nil {
+	if s.cfg.Privacy != nil {
 		err = s.privateMean(round, m, k, updates, rec)
-		if err == nil {
-			rec.Delta = cmp.Or(p.Delta, 1e-5)
-			rec.Epsilon, _, err = s.acct.Epsilon(rec.Delta)
-		}
 	} else {
 		err = s.strategy.Aggregate(round, s.global, updates)
 	}
@@ -663,6 +762,15 @@ func (s *Server) privateMean(round, m, k int, updates []Update, rec *RoundRecord
 	for i := range mean {
 		mean[i] /= float64(n)
 	}
+	if err := s.noiseAndAccount(m, k, n, mean, rec); err != nil {
+		return err
+	}
+	return s.strategy.(MeanStrategy).Apply(round, s.global, mean)
+}
+
+// noiseAndAccount adds the Gaussian mechanism's noise to the mean of n
+// clipped updates and records the round with the accountant.
+func (s *Server) noiseAndAccount(m, k, n int, mean []float64, rec *RoundRecord) error {
 	if err := s.gauss.AddNoise(mean, n); err != nil {
 		return err
 	}
@@ -673,7 +781,10 @@ func (s *Server) privateMean(round, m, k int, updates []Update, rec *RoundRecord
 		return err
 	}
 	rec.NoiseMultiplier, rec.SampleRate = s.gauss.NoiseMultiplier(), q
-	return s.strategy.(MeanStrategy).Apply(round, s.global, mean)
+	rec.Delta = cmp.Or(s.cfg.Privacy.Delta, 1e-5)
+	var err error
+	rec.Epsilon, _, err = s.acct.Epsilon(rec.Delta)
+	return err
 }
 
 // meanMetrics returns the sample-weighted mean of the metrics the updates
