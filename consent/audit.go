@@ -89,10 +89,15 @@ func (a *auditLog) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-func (a *auditLog) append(entry []byte) error {
-	e, err := ParseAuditEntry(entry)
-	if err != nil {
-		return err
+// append adds an entry. pseudonym, when not nil, is the entry's Subject,
+// which then need not be decoded.
+func (a *auditLog) append(entry []byte, pseudonym *string) error {
+	if pseudonym == nil {
+		e, err := ParseAuditEntry(entry)
+		if err != nil {
+			return err
+		}
+		pseudonym = &e.Subject
 	}
 	n := int64(len(a.entries))
 	hs, err := tlog.StoredHashes(n, entry, a)
@@ -101,8 +106,8 @@ func (a *auditLog) append(entry []byte) error {
 	}
 	a.hashes = append(a.hashes, hs...)
 	a.entries = append(a.entries, entry)
-	if e.Subject != "" {
-		a.bySubject[e.Subject] = append(a.bySubject[e.Subject], n)
+	if *pseudonym != "" {
+		a.bySubject[*pseudonym] = append(a.bySubject[*pseudonym], n)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 )
 
@@ -62,16 +63,17 @@ type FileStore struct {
 	logger *slog.Logger
 	unlock func()
 
-	mu       sync.Mutex
-	f        *os.File
-	size     int64         // durable file size (bytes written and synced)
-	buf      []byte        // frames appended but not yet written
-	spare    []byte        // recycled buffer
-	appended uint64        // records appended
-	synced   uint64        // records durable
-	flushing chan struct{} // closed when the flush in progress ends
-	err      error         // sticky failure
-	closed   bool
+	mu        sync.Mutex
+	f         *os.File
+	size      int64         // durable file size (bytes written and synced)
+	buf       []byte        // frames appended but not yet written
+	spare     []byte        // recycled buffer
+	appended  uint64        // records appended
+	synced    uint64        // records durable
+	flushing  chan struct{} // closed when the flush in progress ends
+	lastBatch uint64        // records in the last flush
+	err       error         // sticky failure
+	closed    bool
 }
 
 var (
@@ -325,15 +327,25 @@ func (s *FileStore) Sync(ctx context.Context) error {
 			continue
 		}
 		// Lead a flush of everything buffered so far.
-		buf, n, off, f := s.buf, s.appended, s.size, s.f
-		s.buf, s.spare = s.spare[:0], nil
 		done := make(chan struct{})
 		s.flushing = done
+		if s.lastBatch > 1 {
+			// Others are writing too: let the writers the previous
+			// flush released append their next records first, so that
+			// they share this flush rather than wait for the next one
+			// (like PostgreSQL's commit_delay, but without a timer).
+			s.mu.Unlock()
+			runtime.Gosched()
+			s.mu.Lock()
+		}
+		buf, n, off, f := s.buf, s.appended, s.size, s.f
+		s.buf, s.spare = s.spare[:0], nil
+		s.lastBatch = n - s.synced
 		s.mu.Unlock()
 
 		_, err := f.WriteAt(buf, off)
 		if err == nil {
-			err = f.Sync()
+			err = datasync(f)
 		}
 
 		s.mu.Lock()

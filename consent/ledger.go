@@ -461,7 +461,7 @@ func (l *Ledger) apply(ops []txOp) error {
 			}
 			f.revoked.Store(true)
 		case opAudit:
-			err = l.audit.append(op.Entry)
+			err = l.audit.append(op.Entry, op.pseudonym)
 		default:
 			err = fmt.Errorf("%w: unknown operation %q", ErrCorrupt, op.Kind)
 		}
@@ -724,7 +724,7 @@ func auditOp(e AuditEntry) txOp {
 	if err != nil {
 		panic("consent: audit entry does not encode: " + err.Error())
 	}
-	return txOp{Kind: opAudit, Entry: b}
+	return txOp{Kind: opAudit, Entry: b, pseudonym: &e.Subject}
 }
 
 // GrantTerms are the terms of a grant that its audit entry commits to and

@@ -43,6 +43,10 @@ type txOp struct {
 	Family *familyRec `json:"family,omitempty"`
 	Key    *keyRec    `json:"key,omitempty"`
 	Entry  []byte     `json:"entry,omitempty"`
+
+	// pseudonym is the audit entry's subject, known when the op is built
+	// live, so that apply need not decode the entry again. Not stored.
+	pseudonym *string
 }
 
 type grantRec struct {
