@@ -74,6 +74,12 @@ type Remote struct {
 	ID string
 	// Token, if set, is sent to the remote as a bearer token.
 	Token Token
+	// AnyHost lets the description send the adapter to other hosts than
+	// URL's: forms with another base (a directory listing the TDs of
+	// other devices), links, action status locations. Off by default, so
+	// that a description cannot turn the gateway against other hosts of
+	// its network (and the Token goes only to URL's host).
+	AnyHost bool
 }
 
 // Adapter fronts remote Web Things by URL, so that a gateway serves them
@@ -180,6 +186,10 @@ func (a *Adapter) Add(ctx context.Context, r Remote) ([]*thing.Description, erro
 		rt.token = r.Token
 		rt.id = cmp.Or(r.ID, rt.id, redactURL(u))
 		rt.local.ID = rt.id
+		rt.host, rt.anyHost = u.Host, r.AnyHost
+		if err := rt.checkAll(); err != nil {
+			return nil, err
+		}
 	}
 
 	a.mu.Lock()

@@ -39,6 +39,11 @@
 // so. Broken event streams are reopened with exponential back-off and
 // jitter; WebSocket connections are pinged and dropped when silent.
 //
+// A description cannot send the adapter elsewhere: every URL it holds
+// (forms, links, action status locations) must be on the host the
+// description came from, or the operation fails with ErrForeignHost;
+// Remote.AnyHost lifts this for directories that list other devices.
+//
 // # Concurrency
 //
 // An Adapter is safe for concurrent use. Each Subscribe call owns the

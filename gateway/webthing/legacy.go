@@ -104,6 +104,9 @@ func (a *Adapter) legacyInvoke(ctx context.Context, r *remote, name string, inpu
 		if statusURL, err = u.Parse(act.Href); err != nil || (statusURL.Scheme != "http" && statusURL.Scheme != "https") {
 			return nil, protocolError("action %q: bad href %q", name, act.Href)
 		}
+		if err := r.check(statusURL); err != nil {
+			return nil, err
+		}
 	}
 	wait := a.cfg.ActionPollInterval
 	for {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -47,7 +48,11 @@ type remote struct {
 	id    string // local thing id
 	style Style
 	token Token
-	local *thing.Description // what Things returns (copied on the way out)
+	// host is the host (and port) the description came from; the remote's
+	// URLs must stay on it unless anyHost is set (Remote.AnyHost).
+	host    string
+	anyHost bool
+	local   *thing.Description // what Things returns (copied on the way out)
 
 	// StyleTD: the remote's own description (with forms) and the base its
 	// hrefs resolve against.
@@ -403,4 +408,36 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// ErrForeignHost is wrapped by errors for a URL in a remote's description
+// (a form, link or action status location) on another host than the
+// description itself, unless Remote.AnyHost allows it.
+var ErrForeignHost = errors.New("webthing: URL on another host than the description")
+
+// check refuses a URL of r on a foreign host.
+func (r *remote) check(u *url.URL) error {
+	if r.anyHost || strings.EqualFold(u.Host, r.host) {
+		return nil
+	}
+	return fmt.Errorf("webthing: thing %q: %s: %w", r.id, redactURL(u), ErrForeignHost)
+}
+
+// checkAll checks the URLs resolved when a WebThings description was
+// parsed.
+func (r *remote) checkAll() error {
+	for _, u := range r.props {
+		if err := r.check(u); err != nil {
+			return err
+		}
+	}
+	for _, u := range r.actions {
+		if err := r.check(u); err != nil {
+			return err
+		}
+	}
+	if r.ws != nil {
+		return r.check(r.ws)
+	}
+	return nil
 }

@@ -49,6 +49,9 @@ func formTarget(r *remote, f *thing.Form, op string) (string, *url.URL, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", nil, fmt.Errorf("webthing: %s over %q is not supported: %w", op, u.Scheme, gateway.ErrNotSupported)
 	}
+	if err := r.check(u); err != nil {
+		return "", nil, err
+	}
 	method := defaultMethods[op]
 	if raw, ok := f.Extensions["htv:methodName"]; ok {
 		var m string
@@ -163,6 +166,9 @@ func (a *Adapter) tdInvoke(ctx context.Context, r *remote, name string, input an
 		statusURL, err := u.Parse(loc)
 		if err != nil || (statusURL.Scheme != "http" && statusURL.Scheme != "https") {
 			return nil, protocolError("action %q: bad status location %q", name, loc)
+		}
+		if err := r.check(statusURL); err != nil {
+			return nil, err
 		}
 		return a.pollAction(ctx, r, name, statusURL)
 	}

@@ -478,3 +478,33 @@ func TestTokenRedacts(t *testing.T) {
 		t.Errorf("token leaked: %s", s)
 	}
 }
+
+func TestForeignHostsRefused(t *testing.T) {
+	var doc string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(doc))
+	}))
+	defer srv.Close()
+	a := newAdapter(t, fastConfig())
+	ctx := t.Context()
+
+	// A WebThings description whose property lives on another host.
+	doc = `{"id":"urn:x","title":"X","properties":{"on":{"type":"boolean",
+		"links":[{"rel":"property","href":"http://192.0.2.1/properties/on"}]}}}`
+	if _, err := a.Add(ctx, webthing.Remote{URL: srv.URL}); !errors.Is(err, webthing.ErrForeignHost) {
+		t.Errorf("foreign property link: %v", err)
+	}
+	if _, err := a.Add(ctx, webthing.Remote{URL: srv.URL, AnyHost: true}); err != nil {
+		t.Errorf("foreign property link with AnyHost: %v", err)
+	}
+	// A W3C TD whose base is another host: its forms are refused at use.
+	doc = `{"@context":"https://www.w3.org/2022/wot/td/v1.1","id":"urn:y","title":"Y","base":"http://192.0.2.1/",
+		"securityDefinitions":{"n":{"scheme":"nosec"}},"security":"n",
+		"properties":{"on":{"type":"boolean","forms":[{"href":"on"}]}}}`
+	if _, err := a.Add(ctx, webthing.Remote{URL: srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ReadProperty(ctx, "urn:y", "on"); !errors.Is(err, webthing.ErrForeignHost) {
+		t.Errorf("reading through a foreign base: %v", err)
+	}
+}
