@@ -34,15 +34,15 @@ const (
 // appear only as Commit, a hiding commitment that the subject's consent
 // receipt opens.
 type AuditEntry struct {
-	Time    time.Time   `json:"time"`
-	Event   string      `json:"event"`
-	Grant   string      `json:"grant,omitempty"`
-	Family  string      `json:"family,omitempty"`
-	Subject string      `json:"subject,omitempty"` // pseudonym
-	Holder  string      `json:"holder,omitempty"`
-	Purpose string      `json:"purpose,omitempty"`
-	Basis   LawfulBasis `json:"basis,omitempty"`
-	Expires time.Time   `json:"expires,omitzero"`
+	Time    time.Time   `json:"time"`              // when, to the millisecond, UTC
+	Event   string      `json:"event"`             // one of the Event constants
+	Grant   string      `json:"grant,omitempty"`   // the grant concerned
+	Family  string      `json:"family,omitempty"`  // the token family concerned
+	Subject string      `json:"subject,omitempty"` // the subject's pseudonym
+	Holder  string      `json:"holder,omitempty"`  // the client
+	Purpose string      `json:"purpose,omitempty"` // the purpose id
+	Basis   LawfulBasis `json:"basis,omitempty"`   // the purpose's lawful basis
+	Expires time.Time   `json:"expires,omitzero"`  // a new grant's expiry
 	// Commit is the hex SHA-256 of a grant's nonce followed by its terms.
 	Commit string `json:"commit,omitempty"`
 	// Count is how many items the event covered (grants erased or exported).
@@ -121,9 +121,9 @@ func (a *auditLog) treeHash(n int64) (tlog.Hash, error) { return tlog.TreeHash(n
 //	<size>
 //	<base64 root hash>
 type Checkpoint struct {
-	Origin string
-	Size   int64
-	Hash   tlog.Hash
+	Origin string    // the log's name (Config.AuditOrigin)
+	Size   int64     // number of entries
+	Hash   tlog.Hash // root hash of the Merkle tree
 }
 
 func (c Checkpoint) text() string {

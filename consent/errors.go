@@ -78,6 +78,7 @@ type CorruptError struct {
 	Reason string // what is wrong there
 }
 
+// Error describes the damage.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("consent: corrupt store %s at offset %d: %s", e.Path, e.Offset, e.Reason)
 }

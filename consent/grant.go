@@ -144,13 +144,13 @@ const (
 // A Grant is a data subject's consent that a holder may perform some
 // operations on some things, for one purpose, until a time.
 type Grant struct {
-	ID      string    `json:"id"`
+	ID      string    `json:"id"`      // random, assigned by the ledger
 	Subject string    `json:"subject"` // the data subject, a pseudonymous id
 	Holder  string    `json:"holder"`  // the client (application) the grant is to
 	Purpose string    `json:"purpose"` // a Purpose ID
-	Scopes  []Scope   `json:"scopes"`
-	Created time.Time `json:"created"`
-	Expires time.Time `json:"expires"`
+	Scopes  []Scope   `json:"scopes"`  // what the holder may do
+	Created time.Time `json:"created"` // when consent was given
+	Expires time.Time `json:"expires"` // when it lapses
 	// Revoked is when the grant was withdrawn; zero if it was not.
 	Revoked time.Time `json:"revoked,omitzero"`
 	// Status is the grant's state when this copy was made.
@@ -174,9 +174,9 @@ type GrantRequest struct {
 // fields match everything; Thing matches grants with a scope naming that
 // thing or AllThings.
 type GrantFilter struct {
-	Subject string
-	Holder  string
-	Thing   string
+	Subject string // grants of this data subject
+	Holder  string // grants to this client
+	Thing   string // grants naming this thing (or AllThings)
 	// Status, when not empty, keeps only grants in that state.
 	Status Status
 }

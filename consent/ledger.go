@@ -27,12 +27,12 @@ import (
 // Controller identifies who is responsible for the processing (the GDPR
 // "controller"): the consent receipts name it.
 type Controller struct {
-	Name         string `json:"piiController"`
-	Contact      string `json:"contact,omitempty"`
-	Email        string `json:"email,omitempty"`
-	URL          string `json:"piiControllerUrl,omitempty"`
-	PolicyURL    string `json:"policyUrl,omitempty"`
-	Jurisdiction string `json:"jurisdiction,omitempty"`
+	Name         string `json:"piiController"`              // legal name
+	Contact      string `json:"contact,omitempty"`          // a person or office
+	Email        string `json:"email,omitempty"`            // where to write about one's data
+	URL          string `json:"piiControllerUrl,omitempty"` // the controller's site
+	PolicyURL    string `json:"policyUrl,omitempty"`        // the privacy policy
+	Jurisdiction string `json:"jurisdiction,omitempty"`     // such as "EU" or "DE"
 }
 
 // Config configures a Ledger. The zero value works: an in-memory ledger
@@ -730,11 +730,11 @@ func auditOp(e AuditEntry) txOp {
 // GrantTerms are the terms of a grant that its audit entry commits to and
 // its consent receipt discloses.
 type GrantTerms struct {
-	Grant   string      `json:"grant"`
-	Subject string      `json:"subject"`
-	Holder  string      `json:"holder"`
-	Purpose string      `json:"purpose"`
-	Basis   LawfulBasis `json:"basis"`
+	Grant   string      `json:"grant"`   // grant id
+	Subject string      `json:"subject"` // the data subject
+	Holder  string      `json:"holder"`  // the client
+	Purpose string      `json:"purpose"` // purpose id
+	Basis   LawfulBasis `json:"basis"`   // the purpose's lawful basis
 	Scope   string      `json:"scope"`   // FormatScopes form
 	Created int64       `json:"created"` // UnixNano
 	Expires int64       `json:"expires"` // UnixNano

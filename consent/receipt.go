@@ -91,48 +91,48 @@ const receiptHeader = "hearth consent receipt\n"
 // v1.1 and ISO/IEC TS 27560, signed by the ledger's audit key and carrying
 // the proof that the grant's entry is in the audit log.
 type Receipt struct {
-	Version          string           `json:"version"`
-	Jurisdiction     string           `json:"jurisdiction,omitempty"`
-	ConsentTimestamp int64            `json:"consentTimestamp"`
-	CollectionMethod string           `json:"collectionMethod"`
-	ConsentReceiptID string           `json:"consentReceiptID"`
-	PIIPrincipalID   string           `json:"piiPrincipalId"`
-	PIIControllers   []Controller     `json:"piiControllers"`
-	PolicyURL        string           `json:"policyUrl,omitempty"`
-	Services         []ReceiptService `json:"services"`
-	Sensitive        bool             `json:"sensitive"`
+	Version          string           `json:"version"`                // ReceiptVersion
+	Jurisdiction     string           `json:"jurisdiction,omitempty"` // the controller's
+	ConsentTimestamp int64            `json:"consentTimestamp"`       // when consent was given, Unix seconds
+	CollectionMethod string           `json:"collectionMethod"`       // how it was given
+	ConsentReceiptID string           `json:"consentReceiptID"`       // unique per receipt
+	PIIPrincipalID   string           `json:"piiPrincipalId"`         // the data subject
+	PIIControllers   []Controller     `json:"piiControllers"`         // who is responsible
+	PolicyURL        string           `json:"policyUrl,omitempty"`    // the privacy policy
+	Services         []ReceiptService `json:"services"`               // the holder and purpose
+	Sensitive        bool             `json:"sensitive"`              // special categories (Art. 9): never, here
 	// Issued is when the receipt was made; Status the grant's state then.
-	Issued int64  `json:"issued"`
-	Status Status `json:"status"`
+	Issued int64  `json:"issued"` // Unix seconds
+	Status Status `json:"status"` // the grant's
 	// Terms and Nonce open the commitment in the grant's audit entry.
-	Terms GrantTerms `json:"terms"`
-	Nonce string     `json:"nonce"`
-	Proof Proof      `json:"proof"`
+	Terms GrantTerms `json:"terms"` // what was consented to
+	Nonce string     `json:"nonce"` // base64url; opens the commitment
+	Proof Proof      `json:"proof"` // the entry is in the log
 }
 
 // ReceiptService names the recipient (the holder) and the purposes.
 type ReceiptService struct {
-	Service  string           `json:"service"`
-	Purposes []ReceiptPurpose `json:"purposes"`
+	Service  string           `json:"service"`  // the holder (client id)
+	Purposes []ReceiptPurpose `json:"purposes"` // exactly one: the grant's
 }
 
 // ReceiptPurpose describes the purpose of a receipt's grant.
 type ReceiptPurpose struct {
-	Purpose              string      `json:"purpose"`
-	Description          string      `json:"purposeDescription"`
-	LawfulBasis          LawfulBasis `json:"lawfulBasis"`
-	ConsentType          string      `json:"consentType"`
-	PIICategory          []string    `json:"piiCategory"` // the grant's scopes
-	PrimaryPurpose       bool        `json:"primaryPurpose"`
-	Termination          string      `json:"termination"`
-	Retention            string      `json:"retention"`
-	ThirdPartyDisclosure bool        `json:"thirdPartyDisclosure"`
+	Purpose              string      `json:"purpose"`              // purpose id
+	Description          string      `json:"purposeDescription"`   // in plain words
+	LawfulBasis          LawfulBasis `json:"lawfulBasis"`          // Art. 6(1)
+	ConsentType          string      `json:"consentType"`          // "EXPLICIT"
+	PIICategory          []string    `json:"piiCategory"`          // the grant's scopes, one each
+	PrimaryPurpose       bool        `json:"primaryPurpose"`       // always true
+	Termination          string      `json:"termination"`          // the grant's expiry, RFC 3339
+	Retention            string      `json:"retention"`            // kept this long after it ends
+	ThirdPartyDisclosure bool        `json:"thirdPartyDisclosure"` // false: the holder is the recipient
 }
 
 // Proof shows that an audit entry is in the log a signed checkpoint
 // describes.
 type Proof struct {
-	Index      int64       `json:"index"`
+	Index      int64       `json:"index"`      // the entry's position
 	Entry      []byte      `json:"entry"`      // the audit entry, verbatim
 	Checkpoint string      `json:"checkpoint"` // a signed checkpoint note
 	Hashes     []tlog.Hash `json:"hashes"`     // the inclusion proof

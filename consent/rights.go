@@ -78,20 +78,20 @@ func (l *Ledger) HistoryConsents(ctx context.Context, thingID, property string) 
 // Export is the machine-readable copy of everything the ledger, and the
 // registered exporters, hold about a data subject (GDPR Art. 15 and 20).
 type Export struct {
-	Subject    string                     `json:"subject"`
-	Pseudonym  string                     `json:"pseudonym,omitempty"`
-	Exported   time.Time                  `json:"exported"`
-	Controller Controller                 `json:"controller"`
-	Purposes   []Purpose                  `json:"purposes"`
-	Grants     []Grant                    `json:"grants"`
-	Audit      []ExportedAuditEntry       `json:"audit"`
-	Data       map[string]json.RawMessage `json:"data"`
+	Subject    string                     `json:"subject"`             // whose data this is
+	Pseudonym  string                     `json:"pseudonym,omitempty"` // their name in the audit log
+	Exported   time.Time                  `json:"exported"`            // when
+	Controller Controller                 `json:"controller"`          // who is responsible
+	Purposes   []Purpose                  `json:"purposes"`            // the purposes of their grants
+	Grants     []Grant                    `json:"grants"`              // every grant the ledger holds
+	Audit      []ExportedAuditEntry       `json:"audit"`               // the audit entries about them
+	Data       map[string]json.RawMessage `json:"data"`                // each Exporter's data, by name
 }
 
 // ExportedAuditEntry is an audit log entry with its position in the log.
 type ExportedAuditEntry struct {
-	Index int64      `json:"index"`
-	Entry AuditEntry `json:"entry"`
+	Index int64      `json:"index"` // position in the log
+	Entry AuditEntry `json:"entry"` // the entry
 }
 
 // Export gathers a data subject's grants, the audit entries under their

@@ -26,12 +26,12 @@ const maxTokenLen = 8 << 10
 // Tokens are what a client receives for a grant: a short-lived access
 // token and a refresh token that rotates on every use.
 type Tokens struct {
-	AccessToken  Secret
-	RefreshToken Secret
+	AccessToken  Secret    // a JWT for the gateway's Authorization header
+	RefreshToken Secret    // exchange with Ledger.Refresh; single use
 	TokenType    string    // always "Bearer"
 	Expires      time.Time // when the access token expires
 	Scope        string    // the access token's scope, in FormatScopes form
-	GrantID      string
+	GrantID      string    // the grant the tokens carry
 }
 
 // TokenOptions adjusts IssueTokens.
@@ -567,21 +567,22 @@ func (l *Ledger) familyOf(token Secret, now time.Time) *family {
 	return l.refresh[h]
 }
 
-// Introspection is the RFC 7662 answer about a token.
+// Introspection is the RFC 7662 answer about a token. For a token that is
+// not active every field but Active is empty.
 type Introspection struct {
-	Active    bool   `json:"active"`
-	Scope     string `json:"scope,omitempty"`
-	ClientID  string `json:"client_id,omitempty"`
-	Subject   string `json:"sub,omitempty"`
-	TokenType string `json:"token_type,omitempty"`
-	Expires   int64  `json:"exp,omitempty"`
-	IssuedAt  int64  `json:"iat,omitempty"`
-	NotBefore int64  `json:"nbf,omitempty"`
-	Issuer    string `json:"iss,omitempty"`
-	Audience  string `json:"aud,omitempty"`
-	TokenID   string `json:"jti,omitempty"`
-	Purpose   string `json:"purpose,omitempty"`
-	GrantID   string `json:"grant_id,omitempty"`
+	Active    bool   `json:"active"`               // the token is valid now
+	Scope     string `json:"scope,omitempty"`      // FormatScopes form
+	ClientID  string `json:"client_id,omitempty"`  // the holder
+	Subject   string `json:"sub,omitempty"`        // the data subject
+	TokenType string `json:"token_type,omitempty"` // "Bearer" or "refresh_token"
+	Expires   int64  `json:"exp,omitempty"`        // Unix seconds
+	IssuedAt  int64  `json:"iat,omitempty"`        // Unix seconds
+	NotBefore int64  `json:"nbf,omitempty"`        // Unix seconds
+	Issuer    string `json:"iss,omitempty"`        // the ledger's issuer
+	Audience  string `json:"aud,omitempty"`        // the resource server
+	TokenID   string `json:"jti,omitempty"`        // the access token's id
+	Purpose   string `json:"purpose,omitempty"`    // the grant's purpose
+	GrantID   string `json:"grant_id,omitempty"`   // the grant
 }
 
 // Introspect reports whether a token (access or refresh) is active, and
