@@ -35,6 +35,7 @@ type Client struct {
 	seed      [32]byte // self-mask seed b_u
 	threshold int
 	peers     map[ID]*PeerKeys
+	encShared map[ID][]byte // X25519 secrets with each neighbour's EncKey
 	held      map[ID]heldShares // shares this client holds for peers, by owner
 	input     []float64
 }
@@ -153,8 +154,16 @@ func (c *Client) unexpected(m Message) error {
 	return fmt.Errorf("%w: %T in stage %v", ErrUnexpected, m, c.stage)
 }
 
+func (c *Client) forgetEncShared() {
+	for _, k := range c.encShared {
+		clear(k)
+	}
+	c.encShared = nil
+}
+
 func (c *Client) abort() {
 	c.stage = StageAborted
+	c.forgetEncShared()
 	c.encPriv, c.maskPriv = nil, nil
 	clear(c.seed[:])
 	c.held, c.peers, c.input = nil, nil, nil
@@ -213,11 +222,13 @@ func (c *Client) handleRoster(r *Roster) (Message, error) {
 
 	s := &Shares{From: c.id, Envelopes: make([]Envelope, n)}
 	var plain [2 * ShareSize]byte
+	c.encShared = make(map[ID][]byte, n)
 	for i, v := range holders {
 		shared, err := agree(c.encPriv, r.Neighbors[i].EncKey[:])
 		if err != nil {
 			return nil, fmt.Errorf("neighbour %d: %w", v, err)
 		}
+		c.encShared[v] = shared // reused to open v's envelope
 		aead, err := envelopeAEAD(shared, &c.begin.Session, c.id, v)
 		if err != nil {
 			return nil, err
@@ -241,7 +252,7 @@ func (c *Client) handleInbox(in *Inbox) (Message, error) {
 	var plain [2 * ShareSize]byte
 	for i := range in.Envelopes {
 		e := &in.Envelopes[i]
-		p, ok := c.peers[e.From]
+		_, ok := c.peers[e.From]
 		if !ok || e.To != c.id {
 			return nil, fmt.Errorf("%w: envelope %d→%d is not from a neighbour to this client", ErrMalformed, e.From, e.To)
 		}
@@ -251,11 +262,7 @@ func (c *Client) handleInbox(in *Inbox) (Message, error) {
 		if len(e.Ciphertext) != EnvelopeSize {
 			return nil, fmt.Errorf("%w: envelope from %d has %d bytes", ErrMalformed, e.From, len(e.Ciphertext))
 		}
-		shared, err := agree(c.encPriv, p.EncKey[:])
-		if err != nil {
-			return nil, fmt.Errorf("neighbour %d: %w", e.From, err)
-		}
-		aead, err := envelopeAEAD(shared, &c.begin.Session, e.From, c.id)
+		aead, err := envelopeAEAD(c.encShared[e.From], &c.begin.Session, e.From, c.id)
 		if err != nil {
 			return nil, err
 		}
@@ -304,6 +311,7 @@ func (c *Client) handleInbox(in *Inbox) (Message, error) {
 	clear(jobs)
 	clear(c.input)
 	c.input = nil
+	c.forgetEncShared()
 	return &MaskedInput{From: c.id, Vector: y}, nil
 }
 

@@ -38,14 +38,39 @@ func (m *masker) apply(v []uint32, seed *[32]byte, sign int) {
 		clear(p)
 		ctr.XORKeyStream(p, p)
 		if sign > 0 {
-			for i := range w {
-				w[i] += binary.LittleEndian.Uint32(p[4*i:])
-			}
+			addWords(w, p)
 		} else {
-			for i := range w {
-				w[i] -= binary.LittleEndian.Uint32(p[4*i:])
-			}
+			subWords(w, p)
 		}
+	}
+}
+
+// addWords adds the little-endian words of p (len(p) == 4*len(w)) to w.
+// The loop is unrolled by hand: it is the innermost loop of masking.
+func addWords(w []uint32, p []byte) {
+	for len(w) >= 4 && len(p) >= 16 {
+		w[0] += binary.LittleEndian.Uint32(p[0:4])
+		w[1] += binary.LittleEndian.Uint32(p[4:8])
+		w[2] += binary.LittleEndian.Uint32(p[8:12])
+		w[3] += binary.LittleEndian.Uint32(p[12:16])
+		w, p = w[4:], p[16:]
+	}
+	for i := range w {
+		w[i] += binary.LittleEndian.Uint32(p[4*i:])
+	}
+}
+
+// subWords subtracts the little-endian words of p from w.
+func subWords(w []uint32, p []byte) {
+	for len(w) >= 4 && len(p) >= 16 {
+		w[0] -= binary.LittleEndian.Uint32(p[0:4])
+		w[1] -= binary.LittleEndian.Uint32(p[4:8])
+		w[2] -= binary.LittleEndian.Uint32(p[8:12])
+		w[3] -= binary.LittleEndian.Uint32(p[12:16])
+		w, p = w[4:], p[16:]
+	}
+	for i := range w {
+		w[i] -= binary.LittleEndian.Uint32(p[4*i:])
 	}
 }
 

@@ -669,3 +669,31 @@ func TestGraph(t *testing.T) {
 		}
 	}
 }
+
+func TestMaskWords(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 4, 13, maskChunk + 5} {
+		var seed [32]byte
+		seed[0] = byte(n)
+		var mk masker
+		v := make([]uint32, n)
+		mk.apply(v, &seed, 1)
+		// Compare with a word-at-a-time reference: the keystream itself.
+		ref := make([]uint32, n)
+		var ref2 masker
+		ref2.apply(ref, &seed, -1)
+		for i := range v {
+			if v[i] != -ref[i] {
+				t.Fatalf("n=%d: word %d: +mask %d, -mask %d", n, i, v[i], ref[i])
+			}
+		}
+		mk.apply(v, &seed, -1)
+		for i := range v {
+			if v[i] != 0 {
+				t.Fatalf("n=%d: mask did not cancel at %d", n, i)
+			}
+		}
+		if n > 8 && v[0] == 0 && ref[1] == 0 && ref[2] == 0 {
+			t.Fatalf("n=%d: mask is zero", n)
+		}
+	}
+}

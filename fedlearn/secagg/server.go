@@ -285,8 +285,9 @@ func (s *Server) receiveMasked(m *MaskedInput) error {
 	}
 	// Only the running sum is kept: the server never stores a client's
 	// masked vector.
+	sum := s.sum[:len(m.Vector)]
 	for i, v := range m.Vector {
-		s.sum[i] += v
+		sum[i] += v
 	}
 	s.u3[m.From] = true
 	return nil
