@@ -10,7 +10,7 @@ import (
 // DefaultOrders are the Rényi orders α an [Accountant] evaluates when its
 // Orders field is nil: 1.1, 1.2, …, 10.9 and 12, 13, …, 63, the default
 // of TensorFlow Privacy and Opacus, so ε values are comparable with
-// theirs.
+// theirs. Do not modify it.
 var DefaultOrders = defaultOrders()
 
 func defaultOrders() []float64 {

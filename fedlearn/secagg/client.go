@@ -35,7 +35,7 @@ type Client struct {
 	seed      [32]byte // self-mask seed b_u
 	threshold int
 	peers     map[ID]*PeerKeys
-	encShared map[ID][]byte // X25519 secrets with each neighbour's EncKey
+	encShared map[ID][]byte     // X25519 secrets with each neighbour's EncKey
 	held      map[ID]heldShares // shares this client holds for peers, by owner
 	input     []float64
 }

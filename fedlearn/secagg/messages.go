@@ -15,7 +15,9 @@ const KeySize = 32
 // Message is one of the protocol messages: [*Begin], [*Advertise],
 // [*Roster], [*Shares], [*Inbox], [*MaskedInput], [*UnmaskRequest] or
 // [*Reveal]. They are plain structs so that any transport can carry
-// them (package fedlearn/wire encodes them).
+// them (package fedlearn/wire encodes them). Messages are plain values:
+// safe to read concurrently, not to mutate while another goroutine uses
+// them. Server and Client copy what they keep.
 type Message interface {
 	isMessage()
 }

@@ -53,7 +53,8 @@ type ServerConfig struct {
 	Logger *slog.Logger
 }
 
-// Result is the outcome of a successful run.
+// Result is the outcome of a successful run, a plain value owned by the
+// caller.
 type Result struct {
 	// Sum is the sum of the inputs of Clients, dequantized: each
 	// coordinate is within Quantizer.MaxError(len(Clients)) of the true
