@@ -328,4 +328,3 @@ func body(t testing.TB, resp *http.Response) string {
 	}
 	return string(b)
 }
-

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -153,18 +152,16 @@ type Metrics struct {
 //
 // A Server is safe for concurrent use.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	domain    string // "." + HomeDomain, lower case; empty if none
-	upgrader  websocket.Upgrader
-	proxy     *httputil.ReverseProxy
-	transport *http.Transport
-	ymux      *yamux.Config
+	cfg      Config
+	log      *slog.Logger
+	domain   string // "." + HomeDomain, lower case; empty if none
+	upgrader websocket.Upgrader
+	proxy    *httputil.ReverseProxy
+	ymux     *yamux.Config
 
 	mu        sync.Mutex
 	state     int // stateRunning, stateDraining, stateClosed
 	homes     map[string]*home
-	pending   int // logins past verification, not yet installed
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{} // passthrough clients
 	wg        sync.WaitGroup        // gateway handlers and passthrough goroutines
@@ -188,13 +185,26 @@ const (
 type home struct {
 	name    string
 	key     ed25519.PublicKey
-	sess    *yamux.Session
-	link    *wsConn
 	streams gate
 	in, out *limiter
+
+	// ready is closed once the login has finished, successfully (sess
+	// and link are set) or not (they are nil). Read them only after.
+	ready chan struct{}
+	sess  *yamux.Session
+	link  *wsConn
 }
 
 func (h *home) done() <-chan struct{} { return h.sess.CloseChan() }
+
+// close ends the home's connection, once its login has finished (which
+// Close hastens by closing the login's connection).
+func (h *home) close() {
+	<-h.ready
+	if h.sess != nil {
+		h.sess.Close()
+	}
+}
 
 // NewServer returns a relay configured by cfg, or an error describing every
 // invalid field.
@@ -264,18 +274,9 @@ func NewServer(cfg Config) (*Server, error) {
 			http.Error(w, http.StatusText(status), status)
 		},
 	}
-	s.transport = &http.Transport{
-		DialContext:            s.dialHome,
-		DisableKeepAlives:      true, // one stream per exchange
-		DisableCompression:     true, // pass Accept-Encoding through untouched
-		MaxResponseHeaderBytes: 1 << 20,
-		ResponseHeaderTimeout:  cfg.ResponseHeaderTimeout,
-		ExpectContinueTimeout:  time.Second,
-		TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1 only
-	}
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite:      rewrite,
-		Transport:    s.transport,
+		Transport:    streamTransport{s},
 		ErrorHandler: s.proxyError,
 		ErrorLog:     log.New(io.Discard, "", 0),
 		BufferPool:   bufferPool{},
@@ -291,7 +292,7 @@ func yamuxConfig(timeout time.Duration, lg *slog.Logger) *yamux.Config {
 	c := yamux.DefaultConfig()
 	c.EnableKeepAlive = false
 	c.ConnectionWriteTimeout = timeout
-	c.StreamOpenTimeout = timeout
+	c.StreamOpenTimeout = 0 // a goroutine per open; the heartbeat finds dead links
 	c.StreamCloseTimeout = streamCloseTimeout
 	c.LogOutput = nil
 	c.Logger = log.New(slogWriter{lg}, "", 0)
@@ -445,7 +446,7 @@ func (s *Server) reject(w http.ResponseWriter, status int) {
 func rewrite(pr *httputil.ProxyRequest) {
 	rt := pr.In.Context().Value(routeKey{}).(*route)
 	pr.Out.URL.Scheme = "http"
-	pr.Out.URL.Host = rt.home // also the transport's connection key
+	pr.Out.URL.Host = rt.home
 	pr.Out.URL.Path = rt.path
 	pr.Out.URL.RawPath = rt.rawPath
 	pr.Out.Host = pr.In.Host
@@ -453,19 +454,8 @@ func rewrite(pr *httputil.ProxyRequest) {
 	if rt.prefix != "" {
 		pr.Out.Header.Set("X-Forwarded-Prefix", rt.prefix)
 	}
-}
-
-// dialHome opens a stream to the home of the request being forwarded.
-func (s *Server) dialHome(ctx context.Context, _, _ string) (net.Conn, error) {
-	rt, _ := ctx.Value(routeKey{}).(*route)
-	if rt == nil || rt.h == nil {
-		return nil, ErrHomeOffline
-	}
-	st, err := rt.h.sess.OpenStream()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrHomeOffline, err)
-	}
-	return s.newStreamConn(rt.h, st, appendPreamble(nil, kindHTTP, rt.client)), nil
+	// The relay's own server answered any Expect: 100-continue already.
+	pr.Out.Header.Del("Expect")
 }
 
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
@@ -546,6 +536,13 @@ func (s *Server) newStreamConn(h *home, st *yamux.Stream, prefix []byte) *stream
 	return &streamConn{Stream: st, s: s, h: h, prefix: prefix}
 }
 
+// abort cuts the stream at once: pending reads and writes fail, and the
+// home is told the stream is over.
+func (c *streamConn) abort() {
+	c.Stream.SetDeadline(time.Now())
+	c.Stream.Close()
+}
+
 func (c *streamConn) Read(p []byte) (int, error) {
 	n, err := c.Stream.Read(p)
 	if n > 0 {
@@ -615,7 +612,9 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	h, err := s.login(r.Context(), ws, binding, exporter)
 	s.unhold(ws.NetConn())
 	if err != nil {
-		s.refused.Add(1)
+		if _, told := errors.AsType[*refusal](err); !told {
+			s.refused.Add(1) // refuse counted the others
+		}
 		s.log.Info("relay: gateway refused", "remote", r.RemoteAddr, "err", err)
 		ws.Close()
 		return
@@ -680,29 +679,32 @@ func (s *Server) login(ctx context.Context, ws *websocket.Conn, binding string, 
 	if !verifyHello(hl, binding, nonce, exporter) {
 		return nil, s.refuse(ws, reasonUnauthorized, fmt.Errorf("home %q: bad signature", hl.Home))
 	}
-	if reason := s.reserve(hl.Home); reason != "" {
-		return nil, s.refuse(ws, reason, fmt.Errorf("home %q: %s", hl.Home, reason))
-	}
-	if err := ws.WriteJSON(result{Type: msgWelcome, V: protocolVersion}); err != nil {
-		s.unreserve()
-		return nil, err
-	}
-	ws.SetReadDeadline(time.Time{})
-	ws.SetWriteDeadline(time.Time{})
-	ws.SetReadLimit(maxTunnelMessage)
-
 	h := &home{
 		name:    hl.Home,
 		key:     key,
-		link:    newWSConn(ws, s.cfg.HeartbeatInterval, s.cfg.HeartbeatTimeout),
 		streams: gate{cap: s.cfg.MaxStreamsPerHome},
 		in:      newLimiter(s.cfg.HomeBandwidth),
 		out:     newLimiter(s.cfg.HomeBandwidth),
+		ready:   make(chan struct{}),
 	}
-	h.sess, _ = yamux.Client(h.link, s.ymux) // the config is valid
-	if !s.install(h) {
-		h.sess.Close()
-		return nil, &refusal{reasonShutdown, ErrClosed}
+	// Install the home before welcoming it, so that once the gateway
+	// knows it is connected, requests reach it; they wait on ready for
+	// the instant between the two.
+	if reason := s.install(h); reason != "" {
+		return nil, s.refuse(ws, reason, fmt.Errorf("home %q: %s", hl.Home, reason))
+	}
+	err = ws.WriteJSON(result{Type: msgWelcome, V: protocolVersion})
+	if err == nil {
+		ws.SetReadDeadline(time.Time{})
+		ws.SetWriteDeadline(time.Time{})
+		ws.SetReadLimit(maxTunnelMessage)
+		h.link = newWSConn(ws, s.cfg.HeartbeatInterval, s.cfg.HeartbeatTimeout)
+		h.sess, _ = yamux.Client(h.link, s.ymux) // the config is valid
+	}
+	close(h.ready)
+	if err != nil {
+		s.remove(h)
+		return nil, err
 	}
 	return h, nil
 }
@@ -710,50 +712,35 @@ func (s *Server) login(ctx context.Context, ws *websocket.Conn, binding string, 
 // refuse tells the gateway why it is refused (best effort) and returns the
 // error to log.
 func (s *Server) refuse(ws *websocket.Conn, reason string, err error) error {
+	s.refused.Add(1)
 	ws.WriteJSON(result{Type: msgRefused, V: protocolVersion, Reason: reason})
 	msg := websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "")
 	ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 	return &refusal{reason, err}
 }
 
-// reserve holds a place for a verified home, or says why there is none.
-func (s *Server) reserve(name string) (reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.state != stateRunning {
-		return reasonShutdown
-	}
-	if _, ok := s.homes[name]; !ok && s.cfg.MaxHomes > 0 && len(s.homes)+s.pending >= s.cfg.MaxHomes {
-		return reasonFull
-	}
-	s.pending++
-	return ""
-}
-
-func (s *Server) unreserve() {
-	s.mu.Lock()
-	s.pending--
-	s.mu.Unlock()
-}
-
 // install makes h the home's gateway, replacing (and closing) any earlier
 // connection of the same home: a gateway that reconnects before the relay
-// noticed its old link die must not be locked out.
-func (s *Server) install(h *home) bool {
+// noticed its old link die must not be locked out. It returns why it
+// cannot, if it cannot.
+func (s *Server) install(h *home) (reason string) {
 	s.mu.Lock()
-	s.pending--
-	if s.state == stateClosed {
+	if s.state != stateRunning {
 		s.mu.Unlock()
-		return false
+		return reasonShutdown
 	}
 	old := s.homes[h.name]
+	if old == nil && s.cfg.MaxHomes > 0 && len(s.homes) >= s.cfg.MaxHomes {
+		s.mu.Unlock()
+		return reasonFull
+	}
 	s.homes[h.name] = h
 	s.mu.Unlock()
 	if old != nil {
 		s.log.Info("relay: gateway replaced by a new connection", "home", h.name)
-		old.sess.Close()
+		old.close()
 	}
-	return true
+	return ""
 }
 
 // runHome serves a connected home until its link ends.
@@ -770,7 +757,7 @@ func (s *Server) runHome(h *home) {
 		s.log.Warn("relay: gateway opened a stream; disconnecting", "home", h.name)
 		break
 	}
-	h.sess.Close()
+	h.close()
 	s.log.Info("relay: gateway disconnected", "home", h.name, "err", h.link.err())
 }
 
@@ -780,13 +767,22 @@ func (s *Server) remove(h *home) {
 		delete(s.homes, h.name)
 	}
 	s.mu.Unlock()
-	h.sess.Close()
+	h.close()
 }
 
+// lookup returns the connected gateway of home name, or nil.
 func (s *Server) lookup(name string) *home {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.homes[name]
+	h := s.homes[name]
+	s.mu.Unlock()
+	if h == nil {
+		return nil
+	}
+	<-h.ready
+	if h.sess == nil || h.sess.IsClosed() {
+		return nil
+	}
+	return h
 }
 
 // Connected reports whether a gateway of home is connected now.
@@ -802,7 +798,7 @@ func (s *Server) Disconnect(home string) bool {
 	if h == nil {
 		return false
 	}
-	h.sess.Close()
+	h.close()
 	return true
 }
 
@@ -884,10 +880,9 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	for _, h := range homes {
-		h.sess.Close()
+		h.close()
 	}
 	s.wg.Wait()
-	s.transport.CloseIdleConnections()
 	return nil
 }
 

@@ -34,8 +34,8 @@ func readClientHello(r io.Reader) (serverName string, raw []byte, err error) {
 	var msg []byte // handshake bytes, reassembled across records
 	for {
 		var hdr [recordHeaderLen]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return "", raw, fmt.Errorf("%w: TLS record header: %v", ErrProtocol, err)
+		if got, err := io.ReadFull(r, hdr[:]); err != nil {
+			return "", append(raw, hdr[:got]...), fmt.Errorf("%w: TLS record header: %v", ErrProtocol, err)
 		}
 		raw = append(raw, hdr[:]...)
 		if hdr[0] != recordTypeHandshake {
@@ -53,8 +53,8 @@ func readClientHello(r io.Reader) (serverName string, raw []byte, err error) {
 		}
 		start := len(raw)
 		raw = append(raw, make([]byte, n)...)
-		if _, err := io.ReadFull(r, raw[start:]); err != nil {
-			return "", raw, fmt.Errorf("%w: TLS record: %v", ErrProtocol, err)
+		if got, err := io.ReadFull(r, raw[start:]); err != nil {
+			return "", raw[:start+got], fmt.Errorf("%w: TLS record: %v", ErrProtocol, err)
 		}
 		msg = append(msg, raw[start:]...)
 		if len(msg) < 4 {

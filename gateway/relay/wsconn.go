@@ -2,7 +2,6 @@ package relay
 
 import (
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -18,48 +17,61 @@ import (
 // declares the link dead (closing it, which ends the yamux session) when
 // nothing at all has arrived from the peer for timeout.
 //
-// Read must be called from one goroutine and Write from one goroutine (the
-// yamux receive and send loops); Close may be called from any goroutine.
+// Writes are coalesced: Write appends to a buffer and a writer goroutine
+// sends whatever has accumulated as one binary message. Under load, the
+// frames of many streams share a message, a TLS record and a system call;
+// when idle, a frame goes out at once. The buffer is bounded (Write waits
+// for room), so yamux's flow control still reaches the network.
+//
+// Read must be called from one goroutine (the yamux receive loop); Write
+// and Close may be called from any goroutine.
 type wsConn struct {
 	ws       *websocket.Conn
 	interval time.Duration
 	timeout  time.Duration
 
-	r       io.Reader // the message being read, if any
-	pending []byte    // a yamux data-frame header waiting for its body
-	hdrBuf  [yamuxHeaderLen]byte
+	r io.Reader // the message being read, if any (reader goroutine only)
 
-	mu        sync.Mutex
-	pinger    *time.Timer
-	closed    bool
-	closeErr  error // why the link ended, reported by err
+	mu       sync.Mutex
+	room     sync.Cond // signalled when the writer took the buffer or failed
+	buf      []byte    // bytes waiting for the writer
+	spare    []byte    // the writer's previous buffer, for reuse
+	closed   bool
+	closeErr error // why the link ended, reported by err
+	pinger   *time.Timer
+
+	kick      chan struct{} // wakes the writer; capacity 1
+	done      chan struct{} // closed by closeWith
+	writerEnd chan struct{} // closed when the writer has returned
 	closeOnce sync.Once
 }
 
-const (
-	yamuxHeaderLen = 12 // yamux frame header: version, type, flags, stream id, length
-	yamuxTypeData  = 0
-)
+// maxPendingWrite bounds one coalesced message; it stays well under the
+// peer's read limit (maxTunnelMessage) since one yamux frame is at most a
+// stream window (256 KiB) plus its header.
+const maxPendingWrite = 512 << 10
 
 func newWSConn(ws *websocket.Conn, interval, timeout time.Duration) *wsConn {
-	c := &wsConn{ws: ws, interval: interval, timeout: timeout}
+	c := &wsConn{
+		ws: ws, interval: interval, timeout: timeout,
+		kick: make(chan struct{}, 1), done: make(chan struct{}), writerEnd: make(chan struct{}),
+	}
+	c.room.L = &c.mu
 	c.alive()
 	ws.SetPongHandler(func(string) error { c.alive(); return nil })
 	ws.SetPingHandler(func(data string) error {
 		c.alive()
 		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.timeout))
-		if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return nil
-			}
-			return err
+		var ne net.Error
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) && ne.Timeout() {
+			return nil
 		}
-		return nil
+		return err
 	})
 	c.mu.Lock()
 	c.pinger = time.AfterFunc(interval, c.ping)
 	c.mu.Unlock()
+	go c.writer()
 	return c
 }
 
@@ -70,12 +82,6 @@ func (c *wsConn) alive() {
 }
 
 func (c *wsConn) ping() {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Unlock()
 	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.timeout)); err != nil {
 		c.closeWith(fmt.Errorf("heartbeat: %w", err))
 		return
@@ -93,12 +99,10 @@ func (c *wsConn) Read(p []byte) (int, error) {
 		if c.r == nil {
 			typ, r, err := c.ws.NextReader()
 			if err != nil {
-				return 0, c.readErr(err)
+				return 0, c.fail(err)
 			}
 			if typ != websocket.BinaryMessage {
-				err := fmt.Errorf("%w: unexpected text message on tunnel", ErrProtocol)
-				c.closeWith(err)
-				return 0, err
+				return 0, c.fail(fmt.Errorf("%w: unexpected text message on tunnel", ErrProtocol))
 			}
 			c.alive()
 			c.r = r
@@ -112,59 +116,69 @@ func (c *wsConn) Read(p []byte) (int, error) {
 			continue
 		}
 		if err != nil {
-			return n, c.readErr(err)
+			return n, c.fail(err)
 		}
 		return n, nil
 	}
 }
 
-// readErr records why reading failed: a read deadline that expired means
-// the heartbeat timed out.
-func (c *wsConn) readErr(err error) error {
+// Write queues p for the writer goroutine.
+func (c *wsConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for !c.closed && len(c.buf) > 0 && len(c.buf)+len(p) > maxPendingWrite {
+		c.room.Wait()
+	}
+	if c.closed {
+		return 0, c.closeErr
+	}
+	c.buf = append(c.buf, p...)
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+// writer sends the queued bytes, as one message per batch.
+func (c *wsConn) writer() {
+	defer close(c.writerEnd)
+	for {
+		select {
+		case <-c.kick:
+		case <-c.done:
+			return
+		}
+		c.mu.Lock()
+		batch := c.buf
+		c.buf, c.spare = c.spare[:0], nil
+		c.room.Broadcast()
+		c.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		c.ws.SetWriteDeadline(time.Now().Add(c.timeout))
+		if err := c.ws.WriteMessage(websocket.BinaryMessage, batch); err != nil {
+			c.fail(err)
+			return
+		}
+		c.mu.Lock()
+		if cap(batch) <= maxPendingWrite { // keep a normal-sized buffer for reuse
+			c.spare = batch[:0]
+		}
+		c.mu.Unlock()
+	}
+}
+
+// fail closes the link because of err and returns the reason it ended: a
+// deadline that expired means the heartbeat timed out.
+func (c *wsConn) fail(err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		err = ErrHeartbeatTimeout
 	}
 	c.closeWith(err)
 	return c.err()
-}
-
-// Write sends p as one binary message. yamux writes every data frame as a
-// 12-byte header followed by its body; the header is held back and sent in
-// the same message as the body, halving the messages (and TLS records and
-// system calls) on the link.
-func (c *wsConn) Write(p []byte) (int, error) {
-	if c.pending == nil && len(p) == yamuxHeaderLen && p[1] == yamuxTypeData && binary.BigEndian.Uint32(p[8:]) > 0 {
-		c.pending = append(c.hdrBuf[:0], p...)
-		return len(p), nil
-	}
-	c.ws.SetWriteDeadline(time.Now().Add(c.timeout))
-	var err error
-	if c.pending != nil {
-		var w io.WriteCloser
-		w, err = c.ws.NextWriter(websocket.BinaryMessage)
-		if err == nil {
-			_, err = w.Write(c.pending)
-			if err == nil {
-				_, err = w.Write(p)
-			}
-			if cerr := w.Close(); err == nil {
-				err = cerr
-			}
-		}
-		c.pending = nil
-	} else {
-		err = c.ws.WriteMessage(websocket.BinaryMessage, p)
-	}
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			err = ErrHeartbeatTimeout
-		}
-		c.closeWith(err)
-		return 0, c.err()
-	}
-	return len(p), nil
 }
 
 // Close closes the link, telling the peer with a close frame when it can.
@@ -178,10 +192,10 @@ func (c *wsConn) closeWith(cause error) {
 		c.mu.Lock()
 		c.closed = true
 		c.closeErr = cause
-		if c.pinger != nil {
-			c.pinger.Stop()
-		}
+		c.pinger.Stop()
+		c.room.Broadcast()
 		c.mu.Unlock()
+		close(c.done)
 		if !errors.Is(cause, ErrHeartbeatTimeout) {
 			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 			c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(100*time.Millisecond))
@@ -193,6 +207,12 @@ func (c *wsConn) closeWith(cause error) {
 		}
 		c.ws.Close()
 	})
+	if cause != net.ErrClosed {
+		return
+	}
+	// A deliberate Close waits for the writer, so nothing of the link
+	// outlives it.
+	<-c.writerEnd
 }
 
 // err reports why the link ended (nil while it is up).
