@@ -176,15 +176,46 @@ func simulateHome(rng *rand.Rand, p HomeProfile, start time.Time, temp []float64
 			occupied[h] = false // cleaning between guests
 		}
 	}
-	guests := float64(p.Guests)
+	// Each booking brings a party with its own habits, which repeat from
+	// day to day within the stay.
+	type party struct {
+		guests        float64
+		sauna, dayOut float64 // probabilities per evening and per day
+		saunaHour     int
+		ev            bool
+		chargeHours   int
+		early         int // hours earlier than 7 that the day starts
+	}
+	parties := map[int]party{}
+	partyOf := func(week int) party {
+		pt, ok := parties[week]
+		if !ok {
+			pt = party{
+				guests:      float64(1 + rng.IntN(p.Guests)),
+				dayOut:      0.2 + 0.6*rng.Float64(),
+				saunaHour:   18 + rng.IntN(3),
+				chargeHours: 2 + rng.IntN(3),
+				early:       rng.IntN(2),
+			}
+			if p.Sauna && rng.Float64() < 0.6 {
+				pt.sauna = 0.9 // sauna lovers go every evening, others hardly
+			} else if p.Sauna {
+				pt.sauna = 0.05
+			}
+			pt.ev = p.EV && rng.Float64() < 0.7
+			parties[week] = pt
+		}
+		return pt
+	}
 	out := make([]Reading, hours)
 	indoor := p.Setback
 	dayOut := false
 	for h := range out {
 		t := start.Add(time.Duration(h) * time.Hour)
 		hod := t.Hour()
+		pt := partyOf(int(t.Sub(first).Hours()) / (7 * 24))
 		if hod == 9 {
-			dayOut = rng.Float64() < 0.45 // a day on the slopes or the beach
+			dayOut = rng.Float64() < pt.dayOut // a day on the slopes or the beach
 		}
 		occ := occupied[h]
 		// Heating: the thermostat tracks the setpoint or the setback, with
@@ -210,20 +241,22 @@ func simulateHome(rng *rand.Rand, p HomeProfile, start time.Time, temp []float64
 		}
 		kw += p.BaseLoad
 		if occ {
-			awake := hod >= 7 && hod < 23
+			g := pt.guests
+			wake := 7 - pt.early
+			awake := hod >= wake && hod < 23
 			away := dayOut && hod >= 10 && hod < 17
 			if awake && !away {
-				kw += 0.05 * guests
+				kw += 0.05 * g
 				if hod < 8 || hod >= 16 { // lights after dark
-					kw += 0.15 + 0.03*guests
+					kw += 0.15 + 0.03*g
 				}
 			}
 			// Hot water: showers in the morning and after a day out.
-			if hod == 7 || hod == 8 {
-				kw += 0.35 * guests * rng.Float64()
+			if hod == wake || hod == wake+1 {
+				kw += 0.2 * g * (0.5 + rng.Float64())
 			}
 			if hod >= 18 && hod < 21 && !away {
-				kw += 0.25 * guests * rng.Float64()
+				kw += 0.15 * g * (0.5 + rng.Float64())
 			}
 			// Appliance events.
 			if hod == 18 && rng.Float64() < 0.6 {
@@ -232,14 +265,14 @@ func simulateHome(rng *rand.Rand, p HomeProfile, start time.Time, temp []float64
 			if hod == 21 && rng.Float64() < 0.5 {
 				kw += 1.1 // dishwasher
 			}
-			if hod == 10 && rng.Float64() < 0.15*guests/3 {
+			if hod == 10 && rng.Float64() < 0.05*g {
 				kw += 1.0 // washing machine
 			}
-			if p.Sauna && (hod == 19 || hod == 20) && rng.Float64() < 0.5 {
+			if (hod == pt.saunaHour || hod == pt.saunaHour+1) && rng.Float64() < pt.sauna {
 				kw += 6
 			}
-			if p.EV && hod >= 0 && hod < 4 && rng.Float64() < 0.3 {
-				kw += 7
+			if pt.ev && hod < pt.chargeHours {
+				kw += 7 // the car charges every night of the stay
 			}
 		}
 		kw *= math.Exp(0.08 * rng.NormFloat64())
@@ -255,8 +288,9 @@ const (
 	EnergyScale = 5.0
 	// energyExtra counts the features besides the lagged consumption:
 	// hour of day (sin, cos), day of week (sin, cos), outdoor temperature
-	// and occupancy of the forecast hour.
-	energyExtra = 6
+	// and occupancy of the forecast hour, and occupancy of the first
+	// lagged hour.
+	energyExtra = 7
 )
 
 // EnergyFeatures returns the number of features EnergyDataset produces
@@ -266,9 +300,10 @@ func EnergyFeatures(lags int) int { return lags + energyExtra }
 // EnergyDataset turns a home's series into a next-hour forecasting dataset:
 // each example's features are the previous lags hours of consumption
 // (divided by EnergyScale), the hour of day and day of week of the hour to
-// forecast (as sine and cosine), its outdoor temperature (divided by 10)
-// and whether guests are booked; the target is its consumption divided by
-// EnergyScale.
+// forecast (as sine and cosine), its outdoor temperature (divided by 10),
+// whether guests are booked for it and whether they were for the first
+// lagged hour (both known from the booking calendar); the target is its
+// consumption divided by EnergyScale.
 func EnergyDataset(h Home, lags int) (*Dataset, error) {
 	n := len(h.Hours) - lags
 	if lags < 1 || n < 1 {
@@ -283,11 +318,8 @@ func EnergyDataset(h Home, lags int) (*Dataset, error) {
 		r := h.Hours[i]
 		hod := 2 * math.Pi * float64(r.Time.Hour()) / 24
 		dow := 2 * math.Pi * float64(r.Time.Weekday()) / 7
-		occ := 0.0
-		if r.Occupied {
-			occ = 1
-		}
-		d.X = append(d.X, math.Sin(hod), math.Cos(hod), math.Sin(dow), math.Cos(dow), r.Outdoor/10, occ)
+		d.X = append(d.X, math.Sin(hod), math.Cos(hod), math.Sin(dow), math.Cos(dow), r.Outdoor/10,
+			b2f(r.Occupied), b2f(h.Hours[i-lags].Occupied))
 		d.Y = append(d.Y, r.KWh/EnergyScale)
 	}
 	return d, d.Check()
@@ -301,4 +333,11 @@ func NewEnergyForecaster(lags, hidden int) (*MLP, error) {
 		hidden = 32
 	}
 	return NewRegressor(EnergyFeatures(lags), []int{hidden}, 1)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
