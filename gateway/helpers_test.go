@@ -55,7 +55,7 @@ const (
 )
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	ad   *gatewaytest.Adapter
 	auth *gatewaytest.Authorizer
 	gw   *gateway.Server
@@ -78,7 +78,7 @@ func newAuthorizer() *gatewaytest.Authorizer {
 }
 
 // newHarness serves lamp and lamp2 from a gatewaytest.Adapter.
-func newHarness(t *testing.T, cfg gateway.Config) *harness {
+func newHarness(t testing.TB, cfg gateway.Config) *harness {
 	t.Helper()
 	h := &harness{t: t, ad: gatewaytest.NewAdapter(lampTD("urn:test:lamp"), lampTD("urn:test:lamp2"))}
 	h.ad.Set("urn:test:lamp", "on", true)
@@ -145,7 +145,7 @@ func (h *harness) must(want int, method, path, token, body string) []byte {
 	return b
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {

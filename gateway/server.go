@@ -290,6 +290,9 @@ func New(cfg Config) (*Server, error) {
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		CheckOrigin:      s.checkOrigin,
+		// Idle connections hold no write buffer: many subscribers that
+		// rarely receive cost little memory.
+		WriteBufferPool: &sync.Pool{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.reg.init()

@@ -219,8 +219,9 @@ type stream struct {
 	subMu sync.Mutex
 	subs  map[string]bool // WebSocket event subscriptions
 
-	q    sendQueue
-	done chan struct{}
+	q      sendQueue
+	done   chan struct{}
+	cancel context.CancelFunc // if set, called when the stream closes
 
 	closeOnce sync.Once
 	code      int
@@ -285,6 +286,9 @@ func (st *stream) close(code int, reason string) {
 	st.closeOnce.Do(func() {
 		st.code, st.reason = code, reason
 		close(st.done)
+		if st.cancel != nil {
+			st.cancel()
+		}
 		time.AfterFunc(900*time.Millisecond, func() {
 			st.hardMu.Lock()
 			defer st.hardMu.Unlock()

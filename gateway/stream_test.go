@@ -447,3 +447,26 @@ func TestHistory(t *testing.T) {
 func accessConsent(subject, grant, purpose string, retention time.Duration) access.HistoryConsent {
 	return access.HistoryConsent{Subject: subject, GrantID: grant, Purpose: purpose, Retention: retention}
 }
+
+func TestRefresh(t *testing.T) {
+	ad := gatewaytest.NewAdapter(lampTD("urn:test:lamp"))
+	gw, err := gateway.New(gateway.Config{Authorizer: newAuthorizer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	if err := gw.AddAdapter(t.Context(), gatewaytest.Minimal(ad)); err != nil {
+		t.Fatal(err)
+	}
+	ad.Add(lampTD("urn:test:lamp2"))
+	ad.Remove("urn:test:lamp")
+	if n := len(gw.Things()); n != 1 {
+		t.Fatalf("%d things before Refresh", n)
+	}
+	if err := gw.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if th := gw.Things(); len(th) != 1 || th[0].ID != "urn:test:lamp2" {
+		t.Fatalf("after Refresh: %v", th)
+	}
+}

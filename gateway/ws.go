@@ -27,6 +27,9 @@ const (
 // again.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, c *caller, e *entry) {
 	st := s.newStream(e, streamWebSocket, "", c, s.originOf(r))
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	st.cancel = cancel // closing the stream cancels its adapter calls
 	if err := s.openStream(st); err != nil {
 		s.fail(w, r, err)
 		return
@@ -46,14 +49,6 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, c *calle
 		s.wsWriter(st, conn, readerDone)
 	}()
 
-	ctx, cancel := context.WithCancel(s.ctx)
-	go func() {
-		select {
-		case <-st.done:
-		case <-readerDone:
-		}
-		cancel()
-	}()
 	conn.SetReadDeadline(time.Now().Add(wsPongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wsPongWait)) })
 	for {
@@ -83,7 +78,6 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, c *calle
 	close(readerDone)
 	st.close(websocket.CloseNormalClosure, "")
 	<-writerDone
-	cancel()
 	conn.Close()
 }
 

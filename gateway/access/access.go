@@ -58,6 +58,16 @@ type Scope interface {
 // concurrent use and should be fast. An empty token means the caller
 // presented none.
 //
+// Check the token before the request: the gateway may ask about a request
+// naming no thing or no operation (Request{} or Request{ThingID: id}) only
+// to learn whether the token is acceptable at all (before listing its
+// directory, or answering for a thing that does not exist). Such a request
+// should not be allowed; what matters is the error.
+//
+// Requests name things, operations and affordances exactly: an
+// implementation must compare them whole, never by prefix (a grant for
+// thing "lamp" must not cover "lamp2").
+//
 // Errors: an error wrapping ErrInvalidToken means the token is missing,
 // malformed, expired, revoked or otherwise unacceptable (the gateway answers
 // 401 with WWW-Authenticate: Bearer). Any other error is an internal failure
