@@ -133,7 +133,7 @@ func (d *decoder) context(c *Context) {
 	switch d.peek() {
 	case '"':
 		b, _ := d.rawString()
-		c.Entries = []ContextEntry{{URI: intern(b)}}
+		c.Entries = []ContextEntry{{URI: d.lastStr(b)}}
 		c.Array = false
 	case '[':
 		d.pos++
@@ -146,7 +146,7 @@ func (d *decoder) context(c *Context) {
 			switch d.peek() {
 			case '"':
 				b, _ := d.rawString()
-				c.Entries = append(c.Entries, ContextEntry{URI: intern(b)})
+				c.Entries = append(c.Entries, ContextEntry{URI: d.lastStr(b)})
 			case '{':
 				d.pos++
 				d.enter()
@@ -158,7 +158,8 @@ func (d *decoder) context(c *Context) {
 						d.failDup()
 						d.skip()
 					} else {
-						terms[string(k)] = d.raw()
+						name := d.keyStr(k)
+						terms[name] = d.raw()
 					}
 					d.pop()
 				}
@@ -233,8 +234,10 @@ func (d *decoder) properties() map[string]*Property {
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if p := d.property(); p != nil {
-			m[string(k)] = p
+		} else if name := d.keyStr(k); true {
+			if p := d.property(); p != nil {
+				m[name] = p
+			}
 		}
 		d.pop()
 	}
@@ -254,8 +257,10 @@ func (d *decoder) actions() map[string]*Action {
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if a := d.action(); a != nil {
-			m[string(k)] = a
+		} else if name := d.keyStr(k); true {
+			if a := d.action(); a != nil {
+				m[name] = a
+			}
 		}
 		d.pop()
 	}
@@ -275,8 +280,10 @@ func (d *decoder) events() map[string]*Event {
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if e := d.event(); e != nil {
-			m[string(k)] = e
+		} else if name := d.keyStr(k); true {
+			if e := d.event(); e != nil {
+				m[name] = e
+			}
 		}
 		d.pop()
 	}
@@ -316,7 +323,7 @@ func (d *decoder) property() *Property {
 		d.typeError("an object")
 		return nil
 	}
-	p := new(Property)
+	p := d.propSlab.new()
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
@@ -483,7 +490,7 @@ func (d *decoder) schema() *DataSchema {
 		d.typeError("an object")
 		return nil
 	}
-	s := new(DataSchema)
+	s := d.schemaSlab.new()
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
@@ -696,8 +703,10 @@ func (d *decoder) schemaMap() map[string]*DataSchema {
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if s := d.schema(); s != nil {
-			m[string(k)] = s
+		} else if name := d.keyStr(k); true {
+			if s := d.schema(); s != nil {
+				m[name] = s
+			}
 		}
 		d.pop()
 	}
@@ -709,19 +718,20 @@ func (d *decoder) forms() []Form {
 		d.typeError("an array")
 		return nil
 	}
-	out := make([]Form, 0, 2)
+	// Forms do not nest, so the forms of one array can be decoded in
+	// place, one after the other, in the slab.
+	start := len(d.formSlab.buf)
 	i := 0
 	for first := true; d.next(&first, ']'); i++ {
 		d.pushIndex(i)
 		if d.peek() != '{' {
 			d.typeError("an object")
 		} else {
-			out = append(out, Form{})
-			d.form(&out[len(out)-1])
+			d.form(d.formSlab.extend(&start))
 		}
 		d.pop()
 	}
-	return out
+	return d.formSlab.run(start)
 }
 
 func (d *decoder) form(f *Form) {
@@ -933,8 +943,10 @@ func (d *decoder) securityDefinitions() map[string]*SecurityScheme {
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if s := d.securityScheme(); s != nil {
-			m[string(k)] = s
+		} else if name := d.keyStr(k); true {
+			if s := d.securityScheme(); s != nil {
+				m[name] = s
+			}
 		}
 		d.pop()
 	}

@@ -1,8 +1,10 @@
 package thing
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -37,6 +39,27 @@ type decoder struct {
 	scratch []byte   // unescaped string (valid until the next string read)
 	keys    [][]byte // member names of the objects being skipped (duplicate detection)
 
+	// Strings are substrings of one copy of the input (src), and raw
+	// extension values slices of another (rawCopy), so that decoding a
+	// document costs two allocations for all its text instead of one per
+	// string. Both copies are made on first use.
+	src          string
+	rawCopy      []byte
+	lastS, lastE int  // span of the last string read, when not escaped
+	lastEsc      bool // the last string read was escaped (its bytes are in scratch)
+	keyS, keyE   int  // same for the last member name
+	keyEsc       bool
+
+	// Slabs and scratch space for the model's small values.
+	propSlab   slab[Property]
+	schemaSlab slab[DataSchema]
+	formSlab   slab[Form]
+	strSlab    slab[string]
+	floatSlab  slab[float64]
+	intSlab    slab[int]
+	tmpStrs    []string
+	tmpForm    []Form
+
 	// mode
 	model   bool // Thing Model: {{placeholders}} stand in for typed values
 	lenient bool // accept a form "response" without "contentType"
@@ -48,7 +71,13 @@ func newDecoder(data []byte) *decoder {
 	if len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF {
 		data = data[3:]
 	}
-	return &decoder{data: data}
+	d := &decoder{data: data, path: make([]seg, 0, 16)}
+	// Block sizes: about 4 KiB each (Property and DataSchema are ~0.5
+	// KiB, Form ~0.2 KiB).
+	d.propSlab.max = 8
+	d.schemaSlab.max = 8
+	d.formSlab.max = 16
+	return d
 }
 
 // run calls fn, turning a syntax panic into an error, and checks that only
@@ -269,6 +298,7 @@ func (d *decoder) key() []byte {
 	if esc {
 		k = append([]byte(nil), k...)
 	}
+	d.keyS, d.keyE, d.keyEsc = d.lastS, d.lastE, esc
 	if d.peek() != ':' {
 		d.syntax("invalid character " + quoteChar(d.data[d.pos]) + " after object key")
 	}
@@ -276,19 +306,84 @@ func (d *decoder) key() []byte {
 	return k
 }
 
+// source returns the input as a string, converting it once.
+func (d *decoder) source() string {
+	if d.src == "" {
+		d.src = string(d.data)
+	}
+	return d.src
+}
+
+// lastStr returns the last string read (b) as a Go string, sharing the
+// input's copy when it had no escapes.
+func (d *decoder) lastStr(b []byte) string {
+	if d.lastEsc || len(b) == 0 {
+		return string(b)
+	}
+	return d.source()[d.lastS:d.lastE]
+}
+
+// keyStr returns the last member name read (k) as a Go string. Call it
+// before decoding the member's value.
+func (d *decoder) keyStr(k []byte) string {
+	if d.keyEsc || len(k) == 0 {
+		return string(k)
+	}
+	return d.source()[d.keyS:d.keyE]
+}
+
 // rawString reads a JSON string at d.pos (which must be '"') and returns
 // its unescaped bytes. escaped reports whether the bytes live in d.scratch.
 func (d *decoder) rawString() (s []byte, escaped bool) {
 	start := d.pos + 1
-	i := start
+	data := d.data
+	if start <= len(data) {
+		// Fast path: plain ASCII up to the closing quote, eight bytes at a
+		// time, then byte by byte near the end of the input.
+		i := start
+		for ; i+8 <= len(data); i += 8 {
+			if m := special8(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				if data[i] == '"' {
+					d.pos = i + 1
+					d.lastS, d.lastE, d.lastEsc = start, i, false
+					return data[start:i], false
+				}
+				return d.rawStringSlow(start, i)
+			}
+		}
+		start0 := i
+		for j, c := range data[start0:] {
+			if plainASCII[c] {
+				continue
+			}
+			if c == '"' {
+				end := start0 + j
+				d.pos = end + 1
+				d.lastS, d.lastE, d.lastEsc = start, end, false
+				return data[start:end], false
+			}
+			return d.rawStringSlow(start, start0+j)
+		}
+	}
+	d.pos = len(data)
+	d.syntax("unexpected end of JSON input")
+	return nil, false
+}
+
+// rawStringSlow continues rawString at i, where the string has an escape,
+// a control character or a non-ASCII byte.
+func (d *decoder) rawStringSlow(start, i int) (s []byte, escaped bool) {
 	data := d.data
 	for i < len(data) {
 		c := data[i]
 		switch {
 		case c == '"':
 			d.pos = i + 1
+			d.lastS, d.lastE, d.lastEsc = start, i, false
 			return data[start:i], false
 		case c == '\\':
+			d.lastEsc = true
 			return d.escapedString(start, i), true
 		case c < 0x20:
 			d.pos = i
@@ -308,6 +403,32 @@ func (d *decoder) rawString() (s []byte, escaped bool) {
 	d.syntax("unexpected end of JSON input")
 	return nil, false
 }
+
+// special8 returns a mask with the high bit set in the lowest byte of x
+// that needs attention in a string (a quote, a backslash, a control
+// character or a non-ASCII byte), and possibly in higher ones; zero if
+// all eight bytes are plain ASCII. Borrows only run upwards, so the lowest
+// flagged byte is exact.
+func special8(x uint64) uint64 {
+	const (
+		lo     = 0x0101010101010101
+		hi     = 0x8080808080808080
+		quote  = 0x2222222222222222
+		bslash = 0x5c5c5c5c5c5c5c5c
+	)
+	q := x ^ quote
+	b := x ^ bslash
+	return ((x & hi) | ((x - 0x20*lo) &^ x) | ((q - lo) &^ q) | ((b - lo) &^ b)) & hi
+}
+
+// plainASCII marks the bytes a JSON string can contain without special
+// handling: printable ASCII except '"' and '\\'.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (d *decoder) escapedString(start, i int) []byte {
 	data := d.data
@@ -590,7 +711,10 @@ func (d *decoder) raw() json.RawMessage {
 	d.ws()
 	start := d.pos
 	d.skip()
-	return append(json.RawMessage(nil), d.data[start:d.pos]...)
+	if d.rawCopy == nil {
+		d.rawCopy = append([]byte(nil), d.data...)
+	}
+	return json.RawMessage(d.rawCopy[start:d.pos:d.pos])
 }
 
 // str reads a string value, recording a type error for anything else.
@@ -600,7 +724,7 @@ func (d *decoder) str() string {
 		return ""
 	}
 	b, _ := d.rawString()
-	return intern(b)
+	return d.lastStr(b)
 }
 
 // text reads a string value; it returns ok false (after recording a type
@@ -611,7 +735,7 @@ func (d *decoder) text() (string, bool) {
 		return "", false
 	}
 	b, _ := d.rawString()
-	return intern(b), true
+	return d.lastStr(b), true
 }
 
 // placeholder reports whether the next value is a Thing Model placeholder
@@ -667,8 +791,9 @@ func (d *decoder) number() *float64 {
 		d.typeError("a number")
 		return nil
 	}
-	f := parseNumber(d.numberSpan())
-	return &f
+	f := d.floatSlab.new()
+	*f = parseNumber(d.numberSpan())
+	return f
 }
 
 // integer reads a non-negative integer (JSON Schema's integer: a number
@@ -686,8 +811,9 @@ func (d *decoder) count() *int {
 		d.errs = append(d.errs, &ValidationError{Path: d.pointer(), Msg: "must be an integer that fits in 53 bits", strict: f == math.Trunc(f)})
 		return nil
 	}
-	n := int(f)
-	return &n
+	n := d.intSlab.new()
+	*n = int(f)
+	return n
 }
 
 // strs reads a string-or-array-of-strings term.
@@ -695,21 +821,11 @@ func (d *decoder) strs(s *Strings) {
 	switch d.peek() {
 	case '"':
 		b, _ := d.rawString()
-		s.Values = []string{intern(b)}
+		s.Values = d.strSlab.clone([]string{d.lastStr(b)})
 		s.Array = false
 	case '[':
-		d.pos++
-		d.enter()
 		s.Array = true
-		s.Values = make([]string, 0, 2)
-		i := 0
-		for first := true; d.next(&first, ']'); i++ {
-			d.pushIndex(i)
-			if v, ok := d.text(); ok {
-				s.Values = append(s.Values, v)
-			}
-			d.pop()
-		}
+		s.Values = d.stringList()
 	default:
 		d.typeError("a string or an array of strings")
 	}
@@ -721,16 +837,17 @@ func (d *decoder) stringList() []string {
 		d.typeError("an array of strings")
 		return nil
 	}
-	out := make([]string, 0, 4)
+	tmp := d.tmpStrs[:0]
 	i := 0
 	for first := true; d.next(&first, ']'); i++ {
 		d.pushIndex(i)
 		if v, ok := d.text(); ok {
-			out = append(out, v)
+			tmp = append(tmp, v)
 		}
 		d.pop()
 	}
-	return out
+	d.tmpStrs = tmp
+	return d.strSlab.clone(tmp)
 }
 
 func (d *decoder) multiLanguage() MultiLanguage {
@@ -748,8 +865,10 @@ func (d *decoder) multiLanguage() MultiLanguage {
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if v, ok := d.text(); ok {
-			m[string(k)] = v
+		} else if name := d.keyStr(k); true {
+			if v, ok := d.text(); ok {
+				m[name] = v
+			}
 		}
 		d.pop()
 	}
@@ -769,7 +888,8 @@ func (d *decoder) extension(m *map[string]json.RawMessage, k []byte) {
 	if d.model && isPlaceholder(k) {
 		d.fail("a member name must not be a placeholder")
 	}
-	(*m)[string(k)] = d.raw()
+	name := d.keyStr(k)
+	(*m)[name] = d.raw()
 }
 
 // value decodes any JSON value into the types encoding/json uses for
@@ -787,7 +907,8 @@ func (d *decoder) value() any {
 				d.failDup()
 				d.skip()
 			} else {
-				m[string(k)] = d.value()
+				name := d.keyStr(k)
+				m[name] = d.value()
 			}
 			d.pop()
 		}
@@ -805,7 +926,7 @@ func (d *decoder) value() any {
 		return a
 	case '"':
 		b, _ := d.rawString()
-		return intern(b)
+		return d.lastStr(b)
 	case 't', 'f', 'n':
 		switch d.literal() {
 		case 't':

@@ -86,6 +86,8 @@ type validator struct {
 	path  []vseg
 	errs  []error
 	warns []Warning
+
+	uriChecked uint8 // 0: not yet; 1: no scheme puts a key in the URI; 2: some do
 }
 
 func (v *validator) err() error {
@@ -172,24 +174,24 @@ func (v *validator) description(t *Description) {
 		v.dateTime(t.Created, t.present&presentCreated != 0, "created")
 		v.dateTime(t.Modified, t.present&presentModified != 0, "modified")
 	}
-	for _, k := range sortedKeys(t.Properties) {
+	for k, p := range t.Properties {
 		v.push("properties")
 		v.push(k)
-		v.property(t.Properties[k])
+		v.property(p)
 		v.pop()
 		v.pop()
 	}
-	for _, k := range sortedKeys(t.Actions) {
+	for k, a := range t.Actions {
 		v.push("actions")
 		v.push(k)
-		v.action(t.Actions[k])
+		v.action(a)
 		v.pop()
 		v.pop()
 	}
-	for _, k := range sortedKeys(t.Events) {
+	for k, e := range t.Events {
 		v.push("events")
 		v.push(k)
-		v.event(t.Events[k])
+		v.event(e)
 		v.pop()
 		v.pop()
 	}
@@ -237,8 +239,8 @@ func (v *validator) context(c Context) {
 		if i > 0 && first.URI == ContextV11 && e.Terms == nil && e.URI == ContextV1 {
 			v.fail("must not follow "+ContextV11, strconv.Itoa(i))
 		}
-		for _, k := range sortedKeys(e.Terms) {
-			if raw := e.Terms[k]; len(raw) == 0 || raw[0] != '"' {
+		for k, raw := range e.Terms {
+			if len(raw) == 0 || raw[0] != '"' {
 				v.fail("must be a string", strconv.Itoa(i), k)
 			}
 		}
@@ -269,7 +271,7 @@ func (v *validator) typeDecl(s Strings, name string, root bool) {
 }
 
 func (v *validator) langs(m MultiLanguage, name string) {
-	for _, k := range sortedKeys(m) {
+	for k := range m {
 		if !IsLanguageTag(k) {
 			v.failStrict("is not a well-formed BCP 47 language tag", name, k)
 		}
@@ -470,7 +472,7 @@ func (v *validator) form(f *Form, kind formKind) {
 			v.warnf("additional response has neither contentType nor schema", "additionalResponses", strconv.Itoa(i))
 		}
 	}
-	if !v.model && v.td != nil {
+	if !v.model && v.td != nil && v.uriSchemes() {
 		v.uriKeys(f)
 	}
 }
@@ -496,6 +498,21 @@ func (v *validator) securityNames(s Strings, name string) {
 			v.failStrict(msg, name)
 		}
 	}
+}
+
+// uriSchemes reports whether any security scheme of the Thing puts an API
+// key in the URI (computed once per validation).
+func (v *validator) uriSchemes() bool {
+	if v.uriChecked == 0 {
+		v.uriChecked = 1
+		for _, s := range v.td.SecurityDefinitions {
+			if s != nil && s.Scheme == "apikey" && s.In == "uri" {
+				v.uriChecked = 2
+				break
+			}
+		}
+	}
+	return v.uriChecked == 2
 }
 
 // uriKeys checks that every API key the form's security puts in the URI
@@ -552,10 +569,10 @@ func (v *validator) security(t *Description) {
 	case t.SecurityDefinitions != nil && len(t.SecurityDefinitions) == 0:
 		v.fail("must not be empty", "securityDefinitions")
 	}
-	for _, k := range sortedKeys(t.SecurityDefinitions) {
+	for k, sc := range t.SecurityDefinitions {
 		v.push("securityDefinitions")
 		v.push(k)
-		v.scheme(t.SecurityDefinitions[k])
+		v.scheme(sc)
 		v.pop()
 		v.pop()
 	}
@@ -732,9 +749,9 @@ func (v *validator) schemaMap(m map[string]*DataSchema, name string) {
 		return
 	}
 	v.push(name)
-	for _, k := range sortedKeys(m) {
+	for k, sc := range m {
 		v.push(k)
-		v.schema(m[k])
+		v.schema(sc)
 		v.pop()
 	}
 	v.pop()
