@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hearth-wot/hearth/gateway/access"
@@ -66,12 +67,7 @@ func (l *Ledger) HistoryConsents(ctx context.Context, thingID, property string) 
 	}
 	add(l.byThing[thingID])
 	add(l.byThing[AllThings])
-	slices.SortFunc(out, func(a, b access.HistoryConsent) int {
-		if a.GrantID < b.GrantID {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(out, func(a, b access.HistoryConsent) int { return strings.Compare(a.GrantID, b.GrantID) })
 	return out, nil
 }
 
