@@ -243,12 +243,7 @@ func (s *Server) startAction(e *entry, ai *actionInfo, name string, input any, r
 	created := e.acts.snapshot(rec)
 	s.actionChanged(e, created)
 
-	s.actions.Add(1)
-	if !s.spawn(func() {
-		defer s.actions.Done()
-		s.runAction(ctx, e, rec, input)
-	}) {
-		s.actions.Done()
+	if !s.spawnAction(func() { s.runAction(ctx, e, rec, input) }) {
 		e.acts.cancel(name, rec.id)
 		return nil, ErrClosed
 	}

@@ -185,7 +185,8 @@ type Server struct {
 	ctx    context.Context // cancelled by Close: adapters, actions, streams
 	cancel context.CancelFunc
 
-	closing atomic.Bool // no new requests or streams
+	closing atomic.Bool // no new requests, streams or goroutines
+	spawnMu sync.Mutex  // orders goroutine starts before closing
 	closeMu sync.Mutex  // serialises Shutdown/Close
 	closed  bool
 
@@ -357,7 +358,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.closed {
 		return nil
 	}
-	s.closing.Store(true)
+	s.stopSpawning()
 	s.streams.closeAll(websocket.CloseGoingAway, "server shutting down")
 
 	done := make(chan struct{})
@@ -382,7 +383,7 @@ func (s *Server) Close() error {
 	if s.closed {
 		return nil
 	}
-	s.closing.Store(true)
+	s.stopSpawning()
 	s.streams.closeAll(websocket.CloseGoingAway, "server closed")
 	s.finish()
 	return nil
@@ -402,11 +403,37 @@ func (s *Server) finish() {
 
 // spawn runs f in a goroutine the Server tracks, unless it is closing.
 func (s *Server) spawn(f func()) bool {
+	s.spawnMu.Lock()
+	defer s.spawnMu.Unlock()
 	if s.closing.Load() {
 		return false
 	}
 	s.wg.Go(f)
 	return true
+}
+
+// spawnAction is spawn for an action request, which graceful shutdown
+// waits for.
+func (s *Server) spawnAction(f func()) bool {
+	s.spawnMu.Lock()
+	defer s.spawnMu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.actions.Add(1)
+	s.wg.Go(func() {
+		defer s.actions.Done()
+		f()
+	})
+	return true
+}
+
+// stopSpawning makes sure no goroutine starts after it returns (closing
+// is set), so that waiting for them is safe.
+func (s *Server) stopSpawning() {
+	s.closing.Store(true)
+	s.spawnMu.Lock()
+	s.spawnMu.Unlock()
 }
 
 // Things returns the Thing Descriptions of the things the Server serves

@@ -338,13 +338,16 @@ func (s *Server) openStream(st *stream) error {
 	ss.wg.Add(1)
 	ss.mu.Unlock()
 
+	// Join the thing's streams before looking whether it is gone: retire
+	// marks it gone before it collects the streams to close, so either it
+	// finds this one or this sees gone.
 	e := st.e
-	e.mu.Lock()
-	gone := e.gone
-	e.mu.Unlock()
 	e.smu.Lock()
 	e.streams[st] = struct{}{}
 	e.smu.Unlock()
+	e.mu.Lock()
+	gone := e.gone
+	e.mu.Unlock()
 	if gone {
 		st.close(closeGoingAway, "thing removed")
 	}

@@ -47,7 +47,9 @@ func main() {
 	}
 }
 
-func run(addr string, multi bool, log *slog.Logger) error {
+// newGateway returns a gateway serving a new lamp in the WebThings single-
+// or multi-thing layout.
+func newGateway(multi bool, log *slog.Logger) (*gateway.Server, error) {
 	layout := gateway.WebThingsSingle
 	if multi {
 		layout = gateway.WebThingsMulti
@@ -58,13 +60,20 @@ func run(addr string, multi bool, log *slog.Logger) error {
 		WebThings:  gateway.WebThings{Layout: layout},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	lamp := NewLamp()
-	if err := gw.AddAdapter(context.Background(), lamp); err != nil {
-		return err
+	if err := gw.AddAdapter(context.Background(), NewLamp()); err != nil {
+		gw.Close()
+		return nil, err
 	}
+	return gw, nil
+}
 
+func run(addr string, multi bool, log *slog.Logger) error {
+	gw, err := newGateway(multi, log)
+	if err != nil {
+		return err
+	}
 	srv := gateway.RecommendedHTTPServer(addr, gw)
 	srv.RegisterOnShutdown(func() { gw.Close() })
 	errc := make(chan error, 1)
