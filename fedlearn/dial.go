@@ -6,9 +6,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -186,4 +188,60 @@ func (c *Client) reply(ctx context.Context, conn *wsConn, req *wire.Message) {
 		err = fmt.Errorf("%w: %w", ErrBadUpdate, err)
 	}
 	conn.send(ctx, errorMessage(req, err))
+}
+
+// FetchModel downloads the server's current global model from PathModel
+// (losslessly, as float64), authenticated with cfg.Token, for inference on
+// a gateway or a dashboard. It returns the parameters and the round they
+// come from.
+func FetchModel(ctx context.Context, cfg DialConfig) (params []float64, round int, err error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: server URL: %v", ErrConfig, err)
+	}
+	switch u.Scheme {
+	case "http", "ws":
+		u.Scheme = "http"
+	case "https", "wss":
+		u.Scheme = "https"
+	default:
+		return nil, 0, fmt.Errorf("%w: server URL scheme %q", ErrConfig, u.Scheme)
+	}
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, PathConnect), "/") + PathModel
+	u.RawQuery = "dtype=float64"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+string(cfg.Token))
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg.TLSConfig, Proxy: http.ProxyFromEnvironment}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		return nil, 0, fmt.Errorf("%w: server refused the token", ErrUnauthorized)
+	default:
+		return nil, 0, fmt.Errorf("fedlearn: fetching the model: %s", resp.Status)
+	}
+	limit := cfg.Limits.MaxBytes
+	if limit <= 0 {
+		limit = wire.DefaultMaxBytes
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	if err != nil {
+		return nil, 0, err
+	}
+	if params, err = cfg.Limits.DecodeTensor(nil, b); err != nil {
+		return nil, 0, fmt.Errorf("%w: model: %w", ErrProtocol, err)
+	}
+	round, err = strconv.Atoi(resp.Header.Get("Fedlearn-Round"))
+	if err != nil || round < 0 {
+		return nil, 0, fmt.Errorf("%w: bad Fedlearn-Round header", ErrProtocol)
+	}
+	return params, round, nil
 }

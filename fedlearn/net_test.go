@@ -117,6 +117,13 @@ func TestNetworkRounds(t *testing.T) {
 	}
 
 	// The model and history endpoints.
+	params, round, err := FetchModel(t.Context(), DialConfig{URL: env.ts.URL + PathConnect, Token: "secret-0"})
+	if err != nil || round != 2 || !slices.Equal(params, srv.Params()) {
+		t.Errorf("FetchModel: round %d, err %v", round, err)
+	}
+	if _, _, err := FetchModel(t.Context(), DialConfig{URL: env.ts.URL, Token: "nope"}); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("FetchModel with a bad token: %v", err)
+	}
 	req, _ := http.NewRequest("GET", env.ts.URL+PathModel+"?dtype=float64", nil)
 	req.Header.Set("Authorization", "Bearer secret-1")
 	resp, err := http.DefaultClient.Do(req)
