@@ -46,7 +46,7 @@ type options struct {
 	data, model, partition, strategy, checkpoint string
 	clients, perRound, epochs, batch, rounds     int
 	frac, lr, momentum, mu, target, alpha        float64
-	dpClip, dpNoise                              float64
+	dpClip, dpNoise, secaggClip                  float64
 	seed                                         uint64
 	verbose                                      bool
 }
@@ -73,6 +73,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint folder (resume if it holds a checkpoint)")
 	fs.Float64Var(&o.dpClip, "dp-clip", 0, "central DP: clip each update to this L2 norm")
 	fs.Float64Var(&o.dpNoise, "dp-noise", 0, "central DP: noise multiplier z")
+	fs.Float64Var(&o.secaggClip, "secagg", 0, "secure aggregation: clients clip updates to this L2 norm and the server sees only their sum (0 = off)")
 	fs.BoolVar(&o.verbose, "v", false, "log server events to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -149,6 +150,11 @@ func run(args []string, out io.Writer) error {
 	}
 	if o.dpClip > 0 || o.dpNoise > 0 {
 		cfg.Privacy = &fedlearn.DPConfig{ClipNorm: o.dpClip, NoiseMultiplier: o.dpNoise}
+	}
+	if o.secaggClip > 0 {
+		cfg.SecureAggregation = &fedlearn.SecAggConfig{ClipNorm: o.secaggClip}
+		cfg.MinCohort = 3
+		cfg.MaxSamples = train.Len() / o.clients * 2 // sample weights up to twice the average share
 	}
 	srv, err := fedlearn.NewServer(cfg)
 	if err != nil {
