@@ -96,10 +96,12 @@
 // WebSocket and passthrough connection is its own yamux stream, so a slow
 // or stalled request, or a slow home, holds only its own stream (yamux
 // flow control is per stream) and never another home's connection. The
-// relay runs three goroutines per connected home (the handler holding the
-// connection, and yamux's reader and writer) plus the caller's goroutine
-// per request; the heartbeat runs on a timer. The Client runs the same,
-// plus an http.Server that serves the streams.
+// relay runs four goroutines per connected home (the handler holding the
+// connection, yamux's reader and writer, and the link writer that
+// coalesces frames into WebSocket messages) plus, per forwarded request,
+// the public request's own goroutine (and one more while a request body
+// is sent); the heartbeat runs on a timer. The Client runs the same per
+// connection, plus an http.Server that serves the streams.
 //
 // Client.Run owns its goroutine until ctx ends or Close or Shutdown is
 // called. Server.Shutdown stops new work and waits for open streams;

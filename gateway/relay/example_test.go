@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"expvar"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,7 +47,12 @@ func Example() {
 			fmt.Fprintf(w, "gateway serves %s", r.URL.Path) // a gateway.Server in real life
 		}),
 		TLSClientConfig: &tls.Config{RootCAs: roots},
-		OnConnect:       func() { connected <- struct{}{} },
+		OnConnect: func() {
+			select {
+			case connected <- struct{}{}:
+			default: // not waiting any more
+			}
+		},
 	})
 	if err != nil {
 		panic(err)
@@ -66,4 +73,20 @@ func Example() {
 	// Output:
 	// 200 gateway serves /things/lamp
 	// homes connected: 1
+}
+
+// The relay's counters are a plain struct: log them, export them, or
+// publish them with expvar.
+func ExampleServer_Metrics() {
+	srv, err := relay.NewServer(relay.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	expvar.Publish("relay-example", expvar.Func(func() any { return srv.Metrics() }))
+
+	b, _ := json.Marshal(srv.Metrics())
+	fmt.Println(string(b))
+	// Output:
+	// {"homes":0,"streams":0,"streams_total":0,"bytes_in":0,"bytes_out":0,"connects":0,"refused":0,"rejected":0}
 }

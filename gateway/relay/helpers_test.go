@@ -328,3 +328,15 @@ func body(t testing.TB, resp *http.Response) string {
 	}
 	return string(b)
 }
+
+// recv receives from ch, failing the test after 15 s.
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(15 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}

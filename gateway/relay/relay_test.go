@@ -343,7 +343,7 @@ func TestCutAndRestoreMidStream(t *testing.T) {
 	if err == nil {
 		t.Error("SSE stream ended cleanly when the home's link was cut; want an error")
 	}
-	if resp := <-slow; resp != nil {
+	if resp := recv(t, slow, "slow request"); resp != nil {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusBadGateway {
 			t.Errorf("request in flight: status %d, want 502", resp.StatusCode)
@@ -552,7 +552,7 @@ func TestLimits(t *testing.T) {
 			t.Errorf("over the relay's stream limit: %d, want 503", resp.StatusCode)
 		}
 		close(release)
-		<-done
+		recv(t, done, "request to a")
 	})
 	t.Run("request body", func(t *testing.T) {
 		env := newRelay(t, relay.Config{MaxRequestBody: 1000})
@@ -655,10 +655,10 @@ func TestShutdownIsGraceful(t *testing.T) {
 			return resp.StatusCode == http.StatusServiceUnavailable
 		})
 		close(release)
-		if g := <-got; g != "finished" {
+		if g := recv(t, got, "request in flight"); g != "finished" {
 			t.Errorf("request in flight got %q", g)
 		}
-		if err := <-shut; err != nil {
+		if err := recv(t, shut, "Shutdown"); err != nil {
 			t.Errorf("Shutdown = %v", err)
 		}
 		if env.srv.Connected("villa") {
@@ -687,13 +687,13 @@ func TestShutdownIsGraceful(t *testing.T) {
 		go func() { shut <- th.c.Shutdown(context.Background()) }()
 		time.Sleep(20 * time.Millisecond)
 		close(release)
-		if g := <-got; g != "finished" {
+		if g := recv(t, got, "request in flight"); g != "finished" {
 			t.Errorf("request in flight got %q", g)
 		}
-		if err := <-shut; err != nil {
+		if err := recv(t, shut, "Shutdown"); err != nil {
 			t.Errorf("Shutdown = %v", err)
 		}
-		if err := <-th.runErr; !errors.Is(err, relay.ErrClosed) {
+		if err := recv(t, th.runErr, "Run to return"); !errors.Is(err, relay.ErrClosed) {
 			t.Errorf("Run = %v, want ErrClosed", err)
 		}
 		th.runErr <- relay.ErrClosed

@@ -49,7 +49,9 @@ func (t streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 
-	req.Close = true // one exchange per stream: the home closes after it
+	// One exchange per stream: the home closes it after the response
+	// (an upgrade keeps it for the new protocol instead).
+	req.Close = req.Header.Get("Upgrade") == ""
 	bw := bufWriters.Get().(*bufio.Writer)
 	bw.Reset(conn)
 	hasBody := req.Body != nil && req.Body != http.NoBody
