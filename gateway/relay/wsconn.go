@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -149,6 +150,7 @@ func (c *wsConn) writer() {
 		case <-c.done:
 			return
 		}
+		runtime.Gosched() // let the frames of the moment join the batch
 		c.mu.Lock()
 		batch := c.buf
 		c.buf, c.spare = c.spare[:0], nil
