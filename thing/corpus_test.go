@@ -68,11 +68,18 @@ func TestCorpusValid(t *testing.T) {
 				if err != nil {
 					t.Fatalf("rejected a valid TD:\n%v", err)
 				}
-				if folder == "warn" && len(td.Warnings()) == 0 {
-					// Warnings about Thing Model links need a loader; see TestCorpusWarnTM.
-					if !strings.Contains(name, "Tm") {
-						t.Errorf("no warning for %s", name)
-					}
+				// A TD linking to a Thing Model must conform to it; a model
+				// the loader cannot find is a warning.
+				modelErr := thing.CheckModel(t.Context(), td, corpusLoader(root))
+				if modelErr != nil && !errors.Is(modelErr, thing.ErrNotFound) {
+					t.Errorf("Thing Model check: %v", modelErr)
+				}
+				warnings := len(td.Warnings())
+				if modelErr != nil {
+					warnings++
+				}
+				if folder == "warn" && warnings == 0 {
+					t.Errorf("no warning for %s", name)
 				}
 			})
 		}
@@ -83,9 +90,17 @@ func TestCorpusInvalid(t *testing.T) {
 	root := sharedWoT(t)
 	for name, data := range corpusFiles(t, filepath.Join(root, "corpus", "invalid")) {
 		t.Run(name, func(t *testing.T) {
-			_, err := thing.Parse(data)
+			td, err := thing.Parse(data)
 			if name == "usingTM.json" {
-				t.Skip("needs the Thing Model; see TestCorpusUsingTM")
+				// Schema-valid: only the Thing Model it links to rejects it.
+				if err != nil {
+					t.Fatalf("usingTM.json should parse: %v", err)
+				}
+				err = thing.CheckModel(t.Context(), td, corpusLoader(root))
+				if !errors.Is(err, thing.ErrNotConforming) {
+					t.Fatalf("want ErrNotConforming, got %v", err)
+				}
+				return
 			}
 			if err == nil {
 				t.Fatal("accepted an invalid TD")

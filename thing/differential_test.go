@@ -281,3 +281,26 @@ func mutate(rng *rand.Rand, doc any) any {
 	}
 	return doc
 }
+
+// TestDifferentialModels compares ParseModel with the official TM schema
+// on every corpus Thing Model (resolution through a loader, which the
+// schema cannot do, is left out).
+func TestDifferentialModels(t *testing.T) {
+	sch := officialSchema(t, "td11-rec-tm-json-schema-validation.json")
+	docs := corpusDocs(t)
+	agree := 0
+	for _, name := range sortedKeys(docs) {
+		if !strings.HasPrefix(name, "tm/") {
+			continue
+		}
+		data := docs[name]
+		want := schemaAccepts(sch, data)
+		_, err := ParseModel(data)
+		if got := err == nil; got != want {
+			t.Errorf("%s: ParseModel says %v, the TM schema %v: %v", name, got, want, err)
+			continue
+		}
+		agree++
+	}
+	t.Logf("Thing Models: %d same verdict", agree)
+}

@@ -3,9 +3,10 @@
 // as Go types, JSON decoding and encoding that keeps every extension,
 // validation with JSON-pointer errors, the spec's defaults, form and URI
 // template resolution, validation of values against data schemas, a
-// builder, and (arriving next) Thing Models.
+// builder, and Thing Models.
 //
-// The package is pure data: it does no I/O of its own.
+// The package is pure data: it does no I/O of its own. Where a Thing Model
+// names other documents, the caller supplies a Loader.
 //
 // # Parsing and inspecting
 //
@@ -111,10 +112,35 @@
 // Description.ResolveFormFrom). ExpandTemplate and TemplateVariables work
 // on templates directly.
 //
+// # Thing Models
+//
+// ParseModel reads a Thing Model (a document typed "tm:ThingModel") and
+// validates it by the TD 1.1 rules for models (placeholders may stand for
+// any value; title, security and forms may be absent). Model.Resolve
+// merges "tm:extends" parents and inlines "tm:ref" imports, fetching
+// through the Loader the caller passes (MapLoader, LoaderFunc, or one
+// backed by an HTTP client); without one nothing is fetched.
+// Model.Instantiate makes a Thing Description: placeholders replaced,
+// optional affordances kept only when asked for, forms and a nosec scheme
+// added where the model has none:
+//
+//	m, err := thing.ParseModel(data)
+//	td, err := m.WithURL(modelURL).Instantiate(ctx, thing.Instance{
+//		ID:           "urn:dev:thermostat-7",
+//		Placeholders: map[string]any{"MAX": 35},
+//		Loader:       loader,
+//	})
+//
+// CheckModel verifies that a TD conforms to the Thing Model its "type" link
+// names (errors.Is(err, thing.ErrNotConforming)); a model the loader
+// cannot find gives an error matching ErrNotFound, which a processor
+// reports as a warning.
+//
 // # Concurrency
 //
 // Descriptions and DataSchemas are plain data: safe for concurrent
-// reads, not for concurrent mutation. A compiled Schema is immutable
-// and safe for concurrent use. Builders are not safe for
+// reads, not for concurrent mutation. A compiled Schema and a Model are
+// immutable and safe for concurrent use; Loaders may be called
+// concurrently. Builders are not safe for
 // concurrent use.
 package thing

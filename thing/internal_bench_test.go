@@ -2,24 +2,8 @@ package thing
 
 import (
 	"os"
-	"syscall"
 	"testing"
-	"time"
 )
-
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func reportCPU(b *testing.B, start time.Duration) {
-	if used := cpuNow() - start; used > 0 && b.N > 0 {
-		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
-}
 
 // Internal benchmarks that split Parse into its two passes.
 
@@ -30,7 +14,6 @@ func BenchmarkDecodeTypical(b *testing.B) {
 	}
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	defer reportCPU(b, cpuNow())
 	for b.Loop() {
 		t := new(Description)
 		d := newDecoder(data)
@@ -51,7 +34,6 @@ func BenchmarkValidateTypical(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	defer reportCPU(b, cpuNow())
 	for b.Loop() {
 		if err := td.Validate(); err != nil {
 			b.Fatal(err)
@@ -69,7 +51,6 @@ func BenchmarkScanTypical(b *testing.B) {
 	}
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	defer reportCPU(b, cpuNow())
 	for b.Loop() {
 		d := newDecoder(data)
 		if err := d.run(d.skip); err != nil || len(d.errs) > 0 {
