@@ -49,6 +49,7 @@ const (
 
 var deviceStateNames = [...]string{"Closed", "Advertising", "Authenticating", "Provisioning", "Joining", "Joined", "Commissioned"}
 
+// String returns the state's name.
 func (s DeviceState) String() string {
 	if int(s) < len(deviceStateNames) {
 		return deviceStateNames[s]
@@ -58,6 +59,7 @@ func (s DeviceState) String() string {
 
 // DeviceConfig configures a Device. Radio, WiFi, Verifier and Describe are
 // required; every other field's zero value picks a sensible default.
+// NewDevice copies it; later changes have no effect.
 type DeviceConfig struct {
 	// Radio advertises and accepts links.
 	Radio Peripheral
@@ -196,7 +198,7 @@ func (d *Device) OpenWindow() {
 // returns the WiFi's Forget error, if any.
 func (d *Device) FactoryReset(ctx context.Context) error {
 	if !d.running.Load() {
-		return fmt.Errorf("%w: device not running", ErrInvalidConfig)
+		return ErrNotRunning
 	}
 	done := make(chan error, 1)
 	select {

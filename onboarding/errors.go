@@ -55,6 +55,8 @@ var (
 	ErrCancelled = errors.New("onboarding: cancelled")
 	// ErrInvalidSetupCode means a setup code or payload does not parse.
 	ErrInvalidSetupCode = errors.New("onboarding: invalid setup code")
+	// ErrNotRunning means a Device method needs Run to be running.
+	ErrNotRunning = errors.New("onboarding: device not running")
 	// ErrInvalidConfig means a Config or DeviceConfig is unusable.
 	ErrInvalidConfig = errors.New("onboarding: invalid configuration")
 )
@@ -69,6 +71,7 @@ type RateLimitError struct {
 	AttemptsLeft int
 }
 
+// Error describes the back-off.
 func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("onboarding: too many failed attempts, retry in %v", e.RetryAfter)
 }
@@ -88,6 +91,7 @@ const (
 	JoinReasonTimeout                           // the join did not finish in time
 )
 
+// String describes the reason in a few words.
 func (r JoinReason) String() string {
 	switch r {
 	case JoinReasonWrongPassphrase:
@@ -112,6 +116,7 @@ type JoinError struct {
 	AttemptsLeft int
 }
 
+// Error describes the failed join.
 func (e *JoinError) Error() string {
 	if e.AttemptsLeft >= 0 {
 		return fmt.Sprintf("onboarding: device could not join the network: %v (%d attempts left)", e.Reason, e.AttemptsLeft)

@@ -22,6 +22,9 @@ const GestureLifetime = 10 * time.Second
 // a tap on "Add device") and pass the result straight to
 // Session.Commission. A library cannot tell a tap from a timer, so a review
 // can search the code for UserGesture: each call must sit in a UI handler.
+//
+// A Gesture is safe for concurrent use: if several goroutines try to spend
+// it, exactly one scan starts.
 type Gesture struct {
 	g *gesture
 }

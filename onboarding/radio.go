@@ -36,7 +36,7 @@ type Central interface {
 	Connect(ctx context.Context, p Peer) (Link, error)
 }
 
-// Advertisement is one device seen by a scan.
+// Advertisement is one device seen by a scan. It is plain data.
 type Advertisement struct {
 	// Peer is the opaque handle Connect needs.
 	Peer Peer
@@ -50,6 +50,7 @@ type Advertisement struct {
 // deliberately opaque: Hearth never reads, logs or stores a radio address
 // (a Bluetooth MAC address is a tracking identifier). Implementations keep
 // the address unexported and make String return a description without it.
+// A Peer is immutable and may be used from any goroutine.
 type Peer interface {
 	String() string
 }
@@ -63,7 +64,8 @@ type Peripheral interface {
 }
 
 // Listener accepts the links of one advertising period. Closing it stops
-// advertising; links already accepted stay open.
+// advertising; links already accepted stay open. Accept and Close may be
+// called concurrently.
 type Listener interface {
 	// Accept waits for the next link.
 	Accept(ctx context.Context) (Link, error)

@@ -27,13 +27,15 @@ type Registrar interface {
 // Unregisterer is an optional Registrar capability. If the device does not
 // acknowledge the commit after Register succeeded, the Session calls
 // Unregister so the directory does not list a device that rolled back.
-// Unregistering an unknown ID is not an error.
+// Unregistering an unknown ID is not an error. Like Register, it may be
+// called concurrently.
 type Unregisterer interface {
 	Unregister(ctx context.Context, id string) error
 }
 
 // Registration is what the Session learned about a device, authenticated
-// by the setup code: everything in it came over the encrypted session.
+// by the setup code: everything in it came over the encrypted session. It
+// is plain data: safe to read concurrently, not to modify concurrently.
 type Registration struct {
 	// ID is the Thing Description's id.
 	ID string

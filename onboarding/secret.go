@@ -30,6 +30,8 @@ func (redactor) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // JSON. The zero value is not a valid code.
 //
 // Copies of a SetupCode share their storage, so Zero erases every copy.
+// Any number of goroutines may use a SetupCode; Zero must not run while
+// they do.
 type SetupCode struct {
 	redactor
 	d *[8]byte // ASCII digits
@@ -130,7 +132,8 @@ const MaxDiscriminator = 0xfff
 // text form is "HRT1:" followed by the four-digit discriminator, a colon and
 // the eight-digit code: "HRT1:0842:20202021".
 //
-// A SetupPayload redacts itself like the code it holds.
+// A SetupPayload redacts itself like the code it holds. It is plain data,
+// safe to read concurrently.
 type SetupPayload struct {
 	redactor
 	Discriminator uint16
@@ -166,7 +169,8 @@ func (p SetupPayload) Reveal() string {
 }
 
 // Passphrase is a Wi-Fi passphrase. It redacts itself in logs, fmt and
-// JSON. Copies share storage, so Zero erases every copy.
+// JSON. Copies share storage, so Zero erases every copy. Any number of
+// goroutines may use a Passphrase; Zero must not run while they do.
 type Passphrase struct {
 	redactor
 	b *[]byte
@@ -217,7 +221,8 @@ func (p Passphrase) Zero() {
 // SSID and passphrase (empty for an open network). The SSID is not secret
 // but identifies a home, so Hearth does not log it either.
 //
-// WiFiCredentials redact themselves like the passphrase they hold.
+// WiFiCredentials redact themselves like the passphrase they hold. They are
+// plain data, safe to read concurrently.
 type WiFiCredentials struct {
 	redactor
 	SSID       string

@@ -16,7 +16,8 @@ import (
 )
 
 // Config configures a Session. Radio and Registrar are required; every
-// other field's zero value picks a sensible default.
+// other field's zero value picks a sensible default. NewSession copies it;
+// later changes have no effect.
 type Config struct {
 	// Radio scans for and connects to devices.
 	Radio Central
@@ -133,12 +134,12 @@ func (s *Session) Cancel() {
 		cancel(ErrCancelled)
 		return
 	}
-	if s.state != Idle {
+	if !s.swap(Idle, Progress{State: Cancelled, Err: ErrCancelled}) {
 		s.mu.Unlock()
 		return
 	}
 	s.mu.Unlock()
-	s.enter(Progress{State: Cancelled, Err: ErrCancelled})
+	s.report(Idle, Progress{State: Cancelled, Err: ErrCancelled})
 }
 
 // Reset returns a Complete, Failed or Cancelled Session to Idle, ready for
@@ -149,18 +150,33 @@ func (s *Session) Reset() error {
 		s.mu.Unlock()
 		return ErrBusy
 	}
-	st := s.state
-	s.mu.Unlock()
-	if st == Idle {
+	from := s.state
+	if !from.Terminal() || !s.swap(from, Progress{State: Idle}) {
+		s.mu.Unlock()
 		return nil
 	}
-	s.enter(Progress{State: Idle})
+	s.mu.Unlock()
+	s.report(from, Progress{State: Idle})
 	return nil
+}
+
+// swap moves from the state from to p.State if the Session is in from;
+// s.mu is held. Cancel and Reset use it so that they never race a
+// Commission that starts at the same moment.
+func (s *Session) swap(from State, p Progress) bool {
+	if s.state != from || !CanTransition(from, p.State) {
+		return false
+	}
+	s.state = p.State
+	s.err = p.Err
+	return true
 }
 
 // enter moves to p.State, which the transition table must allow, and
 // reports it. Join updates (same state) are reported without a
-// transition.
+// transition. Only the goroutine running Commission calls it, while no
+// other goroutine may change the state, so an illegal transition is a bug
+// in this package.
 func (s *Session) enter(p Progress) {
 	s.mu.Lock()
 	from := s.state
@@ -178,6 +194,11 @@ func (s *Session) enter(p Progress) {
 		s.err = nil
 	}
 	s.mu.Unlock()
+	s.report(from, p)
+}
+
+// report logs a step and hands it to OnProgress.
+func (s *Session) report(from State, p Progress) {
 	if from != p.State {
 		if p.Err != nil {
 			s.log.Info("onboarding: session", "state", p.State.String(), "err", p.Err)

@@ -1,9 +1,12 @@
 package onboarding_test
 
 import (
+	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/hearth-wot/hearth/onboarding"
 )
@@ -32,6 +35,53 @@ func TestCommissionHappyPath(t *testing.T) {
 		r.waitDevice(onboarding.DeviceCommissioned)
 		if r.station.Network() != testSSID || r.station.Staged() != "" {
 			t.Fatalf("station network %q staged %q", r.station.Network(), r.station.Staged())
+		}
+	})
+}
+
+// TestSessionConcurrency races Cancel, Reset, State and a second
+// Commission against a running Commission.
+func TestSessionConcurrency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, func(r *rig) { r.noDevice = true })
+		r.cfg.OnProgress = nil
+		r.start()
+		defer r.stop()
+		s := r.session()
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.commission(s)
+			done <- err
+		}()
+		time.Sleep(time.Second) // scanning
+		if _, err := r.commission(s); !errors.Is(err, onboarding.ErrBusy) {
+			t.Errorf("second Commission = %v, want ErrBusy", err)
+		}
+		if err := s.Reset(); !errors.Is(err, onboarding.ErrBusy) {
+			t.Errorf("Reset while running = %v, want ErrBusy", err)
+		}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				s.Cancel()
+				s.Reset()
+				s.State()
+				s.Err()
+			})
+		}
+		wg.Wait()
+		if err := <-done; !errors.Is(err, onboarding.ErrCancelled) {
+			t.Fatalf("Commission = %v, want ErrCancelled", err)
+		}
+		for range 8 {
+			wg.Go(func() {
+				s.Reset()
+				s.Cancel()
+			})
+		}
+		wg.Wait()
+		if st := s.State(); st != onboarding.Idle && st != onboarding.Cancelled {
+			t.Fatalf("state %v", st)
 		}
 	})
 }

@@ -41,6 +41,7 @@ const (
 
 var stateNames = [...]string{"Idle", "Scanning", "Discovered", "Connecting", "Authenticating", "Provisioning", "Joining", "Registering", "Complete", "Failed", "Cancelled"}
 
+// String returns the state's name.
 func (s State) String() string {
 	if int(s) < len(stateNames) {
 		return stateNames[s]
@@ -91,6 +92,7 @@ const (
 	JoinFailed               // the device could not join; see JoinError
 )
 
+// String returns "connecting", "connected", "failed" or "unknown".
 func (j JoinState) String() string {
 	switch j {
 	case JoinConnecting:
@@ -103,7 +105,8 @@ func (j JoinState) String() string {
 	return "unknown"
 }
 
-// Progress is one step of a Session, as reported to Config.OnProgress.
+// Progress is one step of a Session, as reported to Config.OnProgress. It
+// is plain data.
 type Progress struct {
 	// State is the state the Session entered (or is in, for Join updates).
 	State State

@@ -39,7 +39,8 @@ const (
 )
 
 // Rogue is a misbehaving device for tests: it advertises like a Hearth
-// device with Discriminator and misbehaves as Behavior says.
+// device with Discriminator and misbehaves as Behavior says. Set its fields
+// before Run; Run serves each link in its own goroutine.
 type Rogue struct {
 	Radio         onboarding.Peripheral
 	Discriminator uint16

@@ -26,7 +26,7 @@ import (
 )
 
 // Config describes the simulated air. The zero value is a perfect radio
-// with a 20-byte MTU.
+// with a 20-byte MTU. New copies it.
 type Config struct {
 	// Latency is the one-way delay of every frame and advertisement.
 	Latency time.Duration

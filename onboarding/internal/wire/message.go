@@ -155,17 +155,40 @@ type Complete struct{}
 // CompleteAck confirms the commit.
 type CompleteAck struct{}
 
-func (*Hello) Type() Type       { return TypeHello }
-func (*HelloReply) Type() Type  { return TypeHelloReply }
-func (*PakeShare) Type() Type   { return TypePakeShare }
-func (*PakeReply) Type() Type   { return TypePakeReply }
+// Type returns TypeHello.
+func (*Hello) Type() Type { return TypeHello }
+
+// Type returns TypeHelloReply.
+func (*HelloReply) Type() Type { return TypeHelloReply }
+
+// Type returns TypePakeShare.
+func (*PakeShare) Type() Type { return TypePakeShare }
+
+// Type returns TypePakeReply.
+func (*PakeReply) Type() Type { return TypePakeReply }
+
+// Type returns TypePakeConfirm.
 func (*PakeConfirm) Type() Type { return TypePakeConfirm }
-func (*Error) Type() Type       { return TypeError }
-func (*SetNetwork) Type() Type  { return TypeSetNetwork }
-func (*NetworkAck) Type() Type  { return TypeNetworkAck }
-func (*GetStatus) Type() Type   { return TypeGetStatus }
-func (*Status) Type() Type      { return TypeStatus }
-func (*Complete) Type() Type    { return TypeComplete }
+
+// Type returns TypeError.
+func (*Error) Type() Type { return TypeError }
+
+// Type returns TypeSetNetwork.
+func (*SetNetwork) Type() Type { return TypeSetNetwork }
+
+// Type returns TypeNetworkAck.
+func (*NetworkAck) Type() Type { return TypeNetworkAck }
+
+// Type returns TypeGetStatus.
+func (*GetStatus) Type() Type { return TypeGetStatus }
+
+// Type returns TypeStatus.
+func (*Status) Type() Type { return TypeStatus }
+
+// Type returns TypeComplete.
+func (*Complete) Type() Type { return TypeComplete }
+
+// Type returns TypeCompleteAck.
 func (*CompleteAck) Type() Type { return TypeCompleteAck }
 
 func (m *Hello) appendBody(b []byte) []byte {
