@@ -97,7 +97,7 @@
 //     the masked update leaves, so a withdrawal takes effect at once. A nil
 //     Consent means no gate: embedders with data subjects must set it.
 //   - Minimum cohort: no aggregate of fewer than MinCohort clients (default
-//     2) is ever released, so no model reflects a single household.
+//     3) is ever released, so no model reflects a single household.
 //   - Clipping: ClientConfig.ClipNorm bounds the L2 norm of every update a
 //     client sends; a server using DP or secure aggregation asks its
 //     clients to clip to its own bound as well.

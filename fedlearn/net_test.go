@@ -219,7 +219,7 @@ func TestNetworkDeadClientDropped(t *testing.T) {
 }
 
 func TestNetworkClientKilledMidRound(t *testing.T) {
-	srv := mustServer(t, ServerConfig{Params: make([]float64, 10), Rounds: 1, FractionFit: 1, MinAvailable: 3, RoundTimeout: time.Hour})
+	srv := mustServer(t, ServerConfig{Params: make([]float64, 10), Rounds: 1, FractionFit: 1, MinAvailable: 3, MinCohort: 2, RoundTimeout: time.Hour})
 	env := startNet(t, srv, testTokens(3), HTTPConfig{}, nil)
 	started := make(chan struct{})
 	var once sync.Once
@@ -244,7 +244,7 @@ func TestNetworkClientKilledMidRound(t *testing.T) {
 }
 
 func TestNetworkCorruptReplyRejected(t *testing.T) {
-	srv := mustServer(t, ServerConfig{Params: make([]float64, 4), Rounds: 1, FractionFit: 1, MinAvailable: 3, RoundTimeout: time.Hour})
+	srv := mustServer(t, ServerConfig{Params: make([]float64, 4), Rounds: 1, FractionFit: 1, MinAvailable: 3, MinCohort: 2, RoundTimeout: time.Hour})
 	env := startNet(t, srv, testTokens(3), HTTPConfig{}, nil)
 	connect(t, mustClient(t, shift(1, 1), ClientConfig{}), env.ts.URL, "secret-0")
 	connect(t, mustClient(t, shift(1, 1), ClientConfig{}), env.ts.URL, "secret-1")
@@ -283,7 +283,7 @@ func TestNetworkServerRestartResumes(t *testing.T) {
 	addr := ln.Addr().String()
 	tokens := testTokens(2)
 	cfg := func(rounds int) ServerConfig {
-		return ServerConfig{Params: make([]float64, 8), Rounds: rounds, FractionFit: 1, CheckpointDir: dir, Strategy: &FedAvgM{}}
+		return ServerConfig{Params: make([]float64, 8), Rounds: rounds, FractionFit: 1, MinCohort: 2, CheckpointDir: dir, Strategy: &FedAvgM{}}
 	}
 	srv1 := mustServer(t, cfg(2))
 	env1 := startNet(t, srv1, tokens, HTTPConfig{}, ln)

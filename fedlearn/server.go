@@ -65,9 +65,10 @@ type ServerConfig struct {
 	// wait for every sampled client until RoundTimeout.
 	StragglerTimeout time.Duration
 	// MinCohort is the least number of client updates any released
-	// aggregate combines, a privacy floor: a model averaged over one or two
-	// households says too much about them. Zero means 2; set 1 explicitly
-	// to allow single-client rounds.
+	// aggregate combines, a privacy floor: with one client the model is its
+	// update, and with two either could subtract its own update from the
+	// published model and learn the other's. Zero means DefaultMinCohort;
+	// set 1 explicitly to allow single-client rounds (simulations).
 	MinCohort int
 	// MaxSamples, when positive, rejects updates claiming more samples, so
 	// that one client cannot claim the whole weight of a sample-weighted
@@ -123,6 +124,10 @@ type ServerConfig struct {
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 }
+
+// DefaultMinCohort is the minimum cohort size when ServerConfig.MinCohort
+// is zero.
+const DefaultMinCohort = 3
 
 // DPConfig configures central differential privacy (DP-FedAvg, McMahan et
 // al. 2018) with package dp: the server clips every update to L2 norm
@@ -182,9 +187,7 @@ type attached struct {
 // NewServer validates cfg and returns a Server, resuming from the
 // checkpoint in cfg.CheckpointDir when there is one.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.MinCohort == 0 {
-		cfg.MinCohort = 2
-	}
+	cfg.MinCohort = cmp.Or(cfg.MinCohort, DefaultMinCohort)
 	cfg.MinFit = cmp.Or(cfg.MinFit, cfg.MinCohort)
 	cfg.Quorum = cmp.Or(cfg.Quorum, cfg.MinCohort)
 	cfg.FractionFit = cmp.Or(cfg.FractionFit, 0.1)

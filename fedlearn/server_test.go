@@ -143,7 +143,7 @@ func TestCohortSize(t *testing.T) {
 		want           int
 	}{
 		{0.1, 0, 0, 100, 10},
-		{0.1, 0, 0, 5, 2}, // MinFit defaults to MinCohort 2
+		{0.1, 0, 0, 5, 3}, // MinFit defaults to MinCohort 3
 		{0.1, 5, 0, 30, 5},
 		{0.5, 0, 0, 7, 4},
 		{0.1, 0, 3, 100, 3},
@@ -302,7 +302,7 @@ func TestKilledClientDoesNotStallRound(t *testing.T) {
 func TestStragglersDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := mustServer(t, ServerConfig{
-			Params: make([]float64, 2), Rounds: 1, FractionFit: 1, Quorum: 2,
+			Params: make([]float64, 2), Rounds: 1, FractionFit: 1, Quorum: 2, MinCohort: 2,
 			RoundTimeout: time.Hour, StragglerTimeout: 10 * time.Second,
 		})
 		slow := func(d time.Duration) TrainFunc {
@@ -334,7 +334,7 @@ func TestStragglersDropped(t *testing.T) {
 
 func TestBoundedWaitForClients(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := mustServer(t, ServerConfig{Params: []float64{0}, Rounds: 1, WaitTimeout: 30 * time.Second})
+		srv := mustServer(t, ServerConfig{Params: []float64{0}, Rounds: 1, MinCohort: 2, WaitTimeout: 30 * time.Second})
 		srv.Attach(Local("lonely", mustClient(t, shift(1, 1), ClientConfig{})))
 		start := time.Now()
 		err := srv.Run(t.Context())
@@ -500,7 +500,7 @@ func TestCheckpointResume(t *testing.T) {
 }
 
 func TestQuorumMissedKeepsModel(t *testing.T) {
-	srv := mustServer(t, ServerConfig{Params: []float64{5}, Rounds: 2, FractionFit: 1})
+	srv := mustServer(t, ServerConfig{Params: []float64{5}, Rounds: 2, FractionFit: 1, MinCohort: 2})
 	fail := TrainFunc(func(context.Context, []float64, TrainConfig) (TrainResult, error) {
 		return TrainResult{}, errors.New("disk on fire")
 	})
