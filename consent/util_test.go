@@ -2,6 +2,8 @@ package consent
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
 	"os"
 	"testing"
 )
@@ -16,3 +18,10 @@ func readFile(t testing.TB, path string) []byte {
 }
 
 func containsBytes(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }
+
+func decodeJSON(t testing.TB, r *http.Response, v any) {
+	t.Helper()
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		t.Fatalf("decoding response: %v", err)
+	}
+}
