@@ -122,8 +122,10 @@
 //
 // A Server is safe for concurrent use, and so are History and the Sink the
 // Server gives an adapter. Adapters are called from many goroutines at
-// once. Each WebSocket connection has exactly one writer goroutine; each
-// SSE stream is written by its handler goroutine. A value a Sink reports is
+// once. A WebSocket connection has a reader goroutine and, while it has
+// something to send, one writer goroutine (never two at once, as
+// gorilla/websocket requires; an idle subscriber holds no writer). An SSE
+// stream is written by its handler goroutine. A value a Sink reports is
 // fanned out to the streams' queues without waiting for any consumer; one
 // stream's slowness never delays another.
 //

@@ -137,11 +137,12 @@ func sseEscape(name string) []byte {
 // updates are coalesced: while an update of a property waits, a newer one
 // replaces it instead of queueing behind it.
 type sendQueue struct {
-	mu    sync.Mutex
-	items []*outMsg
-	props map[string]int // property name → index of its waiting update
-	limit int
-	ready chan struct{} // signalled when items become non-empty
+	mu      sync.Mutex
+	items   []*outMsg
+	props   map[string]int // property name → index of its waiting update
+	limit   int
+	ready   chan struct{} // signalled when items become non-empty
+	onReady func()        // called instead of signalling ready, if set
 }
 
 func (q *sendQueue) init(limit int) {
@@ -172,11 +173,22 @@ func (q *sendQueue) push(m *outMsg) bool {
 	}
 	q.items = append(q.items, m)
 	q.mu.Unlock()
+	if q.onReady != nil {
+		q.onReady()
+		return true
+	}
 	select {
 	case q.ready <- struct{}{}:
 	default:
 	}
 	return true
+}
+
+// pending reports whether messages wait.
+func (q *sendQueue) pending() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) > 0
 }
 
 // take moves the waiting messages into buf and returns it.
@@ -219,9 +231,10 @@ type stream struct {
 	subMu sync.Mutex
 	subs  map[string]bool // WebSocket event subscriptions
 
-	q      sendQueue
-	done   chan struct{}
-	cancel context.CancelFunc // if set, called when the stream closes
+	q       sendQueue
+	done    chan struct{}
+	cancel  context.CancelFunc // if set, called when the stream closes
+	onClose func()             // if set, called when the stream closes
 
 	closeOnce sync.Once
 	code      int
@@ -289,6 +302,9 @@ func (st *stream) close(code int, reason string) {
 		if st.cancel != nil {
 			st.cancel()
 		}
+		if st.onClose != nil {
+			st.onClose()
+		}
 		time.AfterFunc(900*time.Millisecond, func() {
 			st.hardMu.Lock()
 			defer st.hardMu.Unlock()
@@ -297,6 +313,16 @@ func (st *stream) close(code int, reason string) {
 			}
 		})
 	})
+}
+
+// isClosed reports whether the stream is closing.
+func (st *stream) isClosed() bool {
+	select {
+	case <-st.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // streamSet tracks the open streams of a Server.
@@ -445,4 +471,12 @@ func (st *stream) authFailed(err error) bool {
 		st.close(closeTryLater, "authorization unavailable")
 	}
 	return true
+}
+
+// setHardStop installs the function that cuts a stream's connection (nil
+// once the stream's writer is done with it).
+func (st *stream) setHardStop(f func()) {
+	st.hardMu.Lock()
+	st.hardStop = f
+	st.hardMu.Unlock()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -25,40 +26,65 @@ const (
 // propertyStatus, actionStatus, event and error messages. The caller has
 // checked that c may use the thing at all; every message is authorized
 // again.
+//
+// After the upgrade the handler returns; the connection lives on in a
+// reader goroutine and, only while there is something to send, a writer
+// goroutine (never more than one), so an idle subscriber costs one
+// goroutine.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, c *caller, e *entry) {
 	st := s.newStream(e, streamWebSocket, "", c, s.originOf(r))
 	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
 	st.cancel = cancel // closing the stream cancels its adapter calls
+	ws := &wsConn{s: s, st: st, readerDone: make(chan struct{}), writerDone: make(chan struct{})}
+	ws.writing.Store(true) // no writer until the connection is up
+	st.q.onReady = ws.kick
+	st.onClose = ws.kick
 	if err := s.openStream(st); err != nil {
+		cancel()
 		s.fail(w, r, err)
 		return
 	}
-	defer s.closeStream(st)
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		cancel()
+		s.closeStream(st)
 		return // the upgrader has answered
 	}
-	st.setHardStop(func() { conn.NetConn().Close() })
 	conn.SetReadLimit(s.cfg.MaxBodyBytes)
+	ws.conn = conn
+	ws.ping = time.AfterFunc(wsPingPeriod, ws.pingDue)
+	st.setHardStop(func() { conn.NetConn().Close() })
+	ws.writing.Store(false) // publishes conn and ping to writers
+	if st.q.pending() || st.isClosed() {
+		ws.kick()
+	}
+	go ws.read(ctx)
+}
 
-	readerDone := make(chan struct{})
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.wsWriter(st, conn, readerDone)
-	}()
+// wsConn is one WebThings WebSocket connection.
+type wsConn struct {
+	s          *Server
+	st         *stream
+	conn       *websocket.Conn
+	ping       *time.Timer
+	writing    atomic.Bool // a writer goroutine runs (or the connection is finished)
+	pinging    atomic.Bool // a ping is due
+	readerDone chan struct{}
+	writerDone chan struct{} // closed when the closing writer has finished
+}
 
+// read is the connection's reader goroutine; it owns the stream's
+// registration.
+func (ws *wsConn) read(ctx context.Context) {
+	st, conn := ws.st, ws.conn
+	defer ws.s.closeStream(st)
 	conn.SetReadDeadline(time.Now().Add(wsPongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wsPongWait)) })
 	for {
 		typ, data, err := conn.ReadMessage()
 		if err != nil {
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) || errors.Is(err, websocket.ErrReadLimit) {
-				if errors.Is(err, websocket.ErrReadLimit) {
-					st.close(websocket.CloseMessageTooBig, "message too large")
-				}
+			if errors.Is(err, websocket.ErrReadLimit) {
+				st.close(websocket.CloseMessageTooBig, "message too large")
 			}
 			break
 		}
@@ -67,96 +93,96 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, c *calle
 			st.reply(wsError(http.StatusBadRequest, "only text messages are understood"))
 			continue
 		}
-		s.handleWSMessage(ctx, st, data)
-		select {
-		case <-st.done:
-		default:
-			continue
+		ws.s.handleWSMessage(ctx, st, data)
+		if st.isClosed() {
+			break
 		}
-		break
 	}
-	close(readerDone)
+	close(ws.readerDone)
 	st.close(websocket.CloseNormalClosure, "")
-	<-writerDone
+	<-ws.writerDone
+	ws.ping.Stop()
 	conn.Close()
 }
 
-// setHardStop installs the function that cuts a stream's connection.
-func (st *stream) setHardStop(f func()) {
-	st.hardMu.Lock()
-	st.hardStop = f
-	st.hardMu.Unlock()
+func (ws *wsConn) pingDue() {
+	ws.pinging.Store(true)
+	ws.kick()
 }
 
-// wsWriter is the single writer of a WebSocket stream.
-func (s *Server) wsWriter(st *stream, conn *websocket.Conn, readerDone <-chan struct{}) {
-	ping := time.NewTicker(wsPingPeriod)
-	defer ping.Stop()
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
+// kick starts the writer goroutine unless one runs.
+func (ws *wsConn) kick() {
+	if ws.writing.CompareAndSwap(false, true) {
+		go ws.write()
+	}
+}
+
+// write is the connection's writer: it sends what is queued (and a due
+// ping) and exits when nothing is left; when the stream closes, it sends
+// the close frame and finishes the connection.
+func (ws *wsConn) write() {
+	s, st, conn := ws.s, ws.st, ws.conn
 	var batch []*outMsg
 	for {
-		select {
-		case <-st.done:
-			s.wsFinish(st, conn, readerDone)
-			return
-		case <-ping.C:
+		if st.isClosed() {
+			ws.finish()
+			return // writing stays true: no writer starts again
+		}
+		if ws.pinging.Swap(false) {
 			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout)); err != nil {
 				st.close(closeGoingAway, "")
-				s.wsFinish(st, conn, readerDone)
-				return
+				continue
 			}
-		case <-st.q.ready:
-			batch = st.q.take(batch[:0])
-			for i, m := range batch {
-				batch[i] = nil
-				select {
-				case <-st.done:
-					s.wsFinish(st, conn, readerDone)
-					return
-				default:
+			ws.ping.Reset(wsPingPeriod)
+		}
+		batch = st.q.take(batch[:0])
+		if len(batch) == 0 {
+			ws.writing.Store(false)
+			if (st.q.pending() || ws.pinging.Load() || st.isClosed()) && ws.writing.CompareAndSwap(false, true) {
+				continue
+			}
+			return
+		}
+		for i, m := range batch {
+			batch[i] = nil
+			if st.isClosed() {
+				break
+			}
+			ok, err := st.permits(s.ctx, m)
+			if st.authFailed(err) || !ok {
+				continue
+			}
+			conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+			if st.o.prefix == "" || m.kind != msgAction {
+				var pm *websocket.PreparedMessage
+				if pm, err = m.prepared(s); err == nil {
+					err = conn.WritePreparedMessage(pm)
 				}
-				ok, err := st.permits(ctx, m)
-				if st.authFailed(err) {
-					s.wsFinish(st, conn, readerDone)
-					return
-				}
-				if !ok {
-					continue
-				}
-				conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-				if st.o.prefix == "" || m.kind != msgAction {
-					var pm *websocket.PreparedMessage
-					if pm, err = m.prepared(s); err == nil {
-						err = conn.WritePreparedMessage(pm)
-					}
-				} else {
-					err = conn.WriteMessage(websocket.TextMessage, m.legacyJSON(s, st.o.prefix))
-				}
-				if err != nil {
-					st.close(closeGoingAway, "")
-					s.wsFinish(st, conn, readerDone)
-					return
-				}
+			} else {
+				err = conn.WriteMessage(websocket.TextMessage, m.legacyJSON(s, st.o.prefix))
+			}
+			if err != nil {
+				st.close(closeGoingAway, "")
 			}
 		}
 	}
 }
 
-// wsFinish sends the close frame, gives the client a moment to answer, and
+// finish sends the close frame, gives the client a moment to answer, and
 // cuts the connection.
-func (s *Server) wsFinish(st *stream, conn *websocket.Conn, readerDone <-chan struct{}) {
-	code, reason := st.code, st.reason
-	if code != 0 {
-		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(wsCloseWait))
+func (ws *wsConn) finish() {
+	defer close(ws.writerDone)
+	st := ws.st
+	if st.code != 0 {
+		ws.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(st.code, st.reason), time.Now().Add(wsCloseWait))
 	}
 	t := time.NewTimer(wsCloseWait)
 	select {
-	case <-readerDone:
+	case <-ws.readerDone:
 	case <-t.C:
 	}
 	t.Stop()
-	conn.NetConn().Close()
+	ws.conn.NetConn().Close()
 }
 
 // reply queues a message for this client only.

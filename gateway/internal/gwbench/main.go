@@ -23,11 +23,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -106,6 +108,16 @@ func serve(args []string) {
 	go srv.ListenAndServe()
 	fmt.Printf("pid %d: gateway on %s, bare handler on %s, %d things\n", os.Getpid(), *addr, *bare, *n)
 
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		for range usr1 {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			fmt.Printf("heap in use %d KiB, stacks %d KiB, goroutines %d, sys %d KiB\n",
+				m.HeapInuse>>10, m.StackInuse>>10, runtime.NumGoroutine(), m.Sys>>10)
+		}
+	}()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	<-ctx.Done()
@@ -220,7 +232,7 @@ func fanout(args []string) {
 	start := time.Now()
 	n := 0
 	for time.Since(start) < *sustain {
-		put(n%100 + 3)
+		put(n%97 + 3)
 		n++
 	}
 	time.Sleep(500 * time.Millisecond)
