@@ -527,9 +527,10 @@ func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 // clean end.
 type streamConn struct {
 	*yamux.Stream
-	s      *Server
-	h      *home
-	prefix []byte
+	s       *Server
+	h       *home
+	prefix  []byte
+	aborted atomic.Bool
 }
 
 func (s *Server) newStreamConn(h *home, st *yamux.Stream, prefix []byte) *streamConn {
@@ -539,12 +540,21 @@ func (s *Server) newStreamConn(h *home, st *yamux.Stream, prefix []byte) *stream
 // abort cuts the stream at once: pending reads and writes fail, and the
 // home is told the stream is over.
 func (c *streamConn) abort() {
+	c.aborted.Store(true)
 	c.Stream.SetDeadline(time.Now())
 	c.Stream.Close()
 }
 
+// errAborted is what an aborted stream's reads and writes report. (A
+// yamux deadline alone does not stop a read that races with arriving
+// data.)
+var errAborted = errors.New("relay: stream aborted")
+
 func (c *streamConn) Read(p []byte) (int, error) {
 	n, err := c.Stream.Read(p)
+	if c.aborted.Load() {
+		return 0, errAborted
+	}
 	if n > 0 {
 		c.s.bytesIn.Add(uint64(n))
 		if !c.h.in.wait(n, c.h.done()) && err == nil {
@@ -558,6 +568,9 @@ func (c *streamConn) Read(p []byte) (int, error) {
 }
 
 func (c *streamConn) Write(p []byte) (int, error) {
+	if c.aborted.Load() {
+		return 0, errAborted
+	}
 	if !c.h.out.wait(len(p), c.h.done()) {
 		return 0, ErrHomeOffline
 	}
