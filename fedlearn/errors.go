@@ -45,7 +45,8 @@ var (
 
 // RemoteError is an error reported by the other side of a connection, such
 // as a client's training failure. Is matches the package sentinels it was
-// sent as, so errors.Is(err, ErrDeclined) works across the network.
+// sent as, so errors.Is(err, ErrDeclined) works across the network. It is
+// an immutable value, safe to share.
 type RemoteError struct {
 	// Code is the sentinel's code; see the # Protocol section of the package
 	// documentation.

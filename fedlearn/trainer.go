@@ -22,7 +22,8 @@ type Trainer interface {
 
 // Evaluator is an optional Trainer capability: evaluating parameters on the
 // client's local data, for federated evaluation. A Trainer without it
-// declines evaluation requests.
+// declines evaluation requests. Evaluate may be called concurrently with
+// Train and must not retain or modify params.
 type Evaluator interface {
 	Evaluate(ctx context.Context, params []float64) (EvalResult, error)
 }
@@ -107,7 +108,8 @@ type EvalResult struct {
 }
 
 // Metrics are named scalar measurements. Names are short lower-case words
-// ("loss", "accuracy", "mae").
+// ("loss", "accuracy", "mae"). Like any map, Metrics must not be written
+// concurrently.
 type Metrics map[string]float64
 
 // Clone returns a copy of m.
