@@ -357,11 +357,14 @@ func stopTimer(t **time.Timer) {
 	}
 }
 
-// post delivers an event to the loop unless Run is ending.
-func (l *loop) post(ev any) {
+// post delivers an event to the loop unless Run is ending; it reports
+// whether it did.
+func (l *loop) post(ev any) bool {
 	select {
 	case l.events <- ev:
+		return true
 	case <-l.ctx.Done():
+		return false
 	}
 }
 
@@ -524,7 +527,10 @@ func (l *loop) startListening() error {
 			}
 			lctx, lcancel := context.WithCancel(l.ctx)
 			lc := &linkConn{conn: newConn(link, l.cfg.MaxMessage, l.log), cancel: lcancel}
-			l.post(evLink{lc})
+			if !l.post(evLink{lc}) {
+				lc.close()
+				return
+			}
 			l.wg.Go(func() { l.read(lctx, lc) })
 		}
 	})

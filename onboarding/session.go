@@ -259,10 +259,9 @@ func (s *Session) Commission(ctx context.Context, g Gesture, setup SetupPayload,
 
 // run is the state of one Commission call.
 type run struct {
-	s       *Session
-	c       *conn
-	ch      *secure.Channel
-	thingID string
+	s  *Session
+	c  *conn
+	ch *secure.Channel
 }
 
 func (r *run) commission(ctx context.Context, g Gesture, setup SetupPayload, creds WiFiCredentials) (*Registration, error) {
@@ -336,7 +335,6 @@ func (r *run) commission(ctx context.Context, g Gesture, setup SetupPayload, cre
 	if err != nil {
 		return nil, err
 	}
-	r.thingID = reg.ID
 	if err := r.step(ctx, Progress{State: Registering, ThingID: reg.ID}); err != nil {
 		return nil, err
 	}
