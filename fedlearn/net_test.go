@@ -349,3 +349,26 @@ func TestTokenRedacts(t *testing.T) {
 		}
 	}
 }
+
+func TestNetworkDeclineIsReported(t *testing.T) {
+	srv := mustServer(t, ServerConfig{Params: make([]float64, 3), Rounds: 1, FractionFit: 1, MinAvailable: 4})
+	env := startNet(t, srv, testTokens(4), HTTPConfig{}, nil)
+	no := ConsentFunc(func(context.Context) bool { return false })
+	i := 0
+	for tok := range env.tokens {
+		cfg := ClientConfig{}
+		if i == 0 {
+			cfg.Consent = no
+		}
+		connect(t, mustClient(t, shift(1, 1), cfg), env.ts.URL, tok)
+		i++
+	}
+	if err := srv.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The refusal crossed the network as an error code and is counted as
+	// a decline, not a failure.
+	if r := srv.History()[0]; r.Declined != 1 || r.Accepted != 3 || r.Failed != 0 {
+		t.Errorf("record %+v", r)
+	}
+}
