@@ -31,8 +31,10 @@ type run struct {
 	reveals    []*Reveal
 	receiveErr []error
 	clientErr  map[ID]error
-	clientTime time.Duration // total time inside Client methods
-	serverTime time.Duration // total time inside Server methods
+	clientTime time.Duration // total wall time inside Client methods
+	serverTime time.Duration // total wall time inside Server methods
+	clientCPU  time.Duration // total CPU time inside Client methods
+	serverCPU  time.Duration // total CPU time inside Server methods
 }
 
 func (r *run) dropped(st Stage, id ID) bool { return r.drop[st][id] }
@@ -68,7 +70,7 @@ func (r *run) do(tb testing.TB) (*Result, error) {
 			if r.toClient != nil {
 				m = r.toClient(id, m)
 			}
-			t0 := time.Now()
+			t0, c0 := time.Now(), cpuTime()
 			if st == StageMasked {
 				// Inputs are set just in time, as after local training.
 				if err := r.clients[id].SetInput(r.inputs[id]); err != nil {
@@ -77,6 +79,7 @@ func (r *run) do(tb testing.TB) (*Result, error) {
 			}
 			reply, err := r.clients[id].Handle(m)
 			r.clientTime += time.Since(t0)
+			r.clientCPU += cpuTime() - c0
 			if err != nil {
 				r.clientErr[id] = err
 				continue
@@ -90,16 +93,18 @@ func (r *run) do(tb testing.TB) (*Result, error) {
 			if r.toServer != nil {
 				reply = r.toServer(reply)
 			}
-			t0 = time.Now()
+			t0, c0 = time.Now(), cpuTime()
 			err = s.Receive(reply)
 			r.serverTime += time.Since(t0)
+			r.serverCPU += cpuTime() - c0
 			if err != nil {
 				r.receiveErr = append(r.receiveErr, err)
 			}
 		}
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		out, err = s.Advance()
 		r.serverTime += time.Since(t0)
+		r.serverCPU += cpuTime() - c0
 		if err != nil {
 			return nil, err
 		}
