@@ -12,7 +12,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hearth-wot/hearth/gateway/gatewaytest"
 )
+
+func TestLampConforms(t *testing.T) {
+	gatewaytest.TestAdapter(t, NewLamp())
+}
 
 func TestLampTD(t *testing.T) {
 	for _, multi := range []bool{false, true} {
