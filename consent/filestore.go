@@ -13,8 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
+	"time"
 )
 
 // File format of a FileStore:
@@ -27,6 +27,8 @@ import (
 // payload. A frame is written whole in one write call, and a batch of
 // frames is made durable with one fsync (group commit).
 const (
+	// gatherWait bounds how long a flush waits for concurrent writers.
+	gatherWait     = 200 * time.Microsecond
 	fileHeader     = "HEARTH-CONSENT\x00\x01"
 	frameMagic     = "HREC"
 	frameHeaderLen = 12
@@ -63,17 +65,19 @@ type FileStore struct {
 	logger *slog.Logger
 	unlock func()
 
-	mu        sync.Mutex
-	f         *os.File
-	size      int64         // durable file size (bytes written and synced)
-	buf       []byte        // frames appended but not yet written
-	spare     []byte        // recycled buffer
-	appended  uint64        // records appended
-	synced    uint64        // records durable
-	flushing  chan struct{} // closed when the flush in progress ends
-	lastBatch uint64        // records in the last flush
-	err       error         // sticky failure
-	closed    bool
+	mu       sync.Mutex
+	f        *os.File
+	size     int64         // durable file size (bytes written and synced)
+	buf      []byte        // frames appended but not yet written
+	spare    []byte        // recycled buffer
+	appended uint64        // records appended
+	synced   uint64        // records durable
+	flushing chan struct{} // closed when the flush in progress ends
+	expect   uint64        // concurrent writers expected in a flush
+	gather   uint64        // the leader waits for this many appended records
+	gathered chan struct{} // closed by Append when gather is reached
+	err      error         // sticky failure
+	closed   bool
 }
 
 var (
@@ -290,6 +294,10 @@ func (s *FileStore) Append(rec []byte) error {
 	}
 	s.buf = appendFrame(s.buf, rec)
 	s.appended++
+	if s.gathered != nil && s.appended >= s.gather {
+		close(s.gathered)
+		s.gathered = nil
+	}
 	return nil
 }
 
@@ -329,18 +337,28 @@ func (s *FileStore) Sync(ctx context.Context) error {
 		// Lead a flush of everything buffered so far.
 		done := make(chan struct{})
 		s.flushing = done
-		if s.lastBatch > 1 {
-			// Others are writing too: let the writers the previous
-			// flush released append their next records first, so that
-			// they share this flush rather than wait for the next one
-			// (like PostgreSQL's commit_delay, but without a timer).
+		if want := s.synced + s.expect; s.expect > 1 && s.appended < want {
+			// Others are writing too: give the writers the previous
+			// flush released a moment to append their next records, so
+			// that they share this flush rather than wait a whole fsync
+			// for the next one (PostgreSQL's commit_delay, adaptive).
+			gathered := make(chan struct{})
+			s.gather, s.gathered = want, gathered
 			s.mu.Unlock()
-			runtime.Gosched()
+			t := time.NewTimer(gatherWait)
+			select {
+			case <-gathered:
+			case <-t.C:
+			}
+			t.Stop()
 			s.mu.Lock()
+			s.gathered = nil
 		}
 		buf, n, off, f := s.buf, s.appended, s.size, s.f
 		s.buf, s.spare = s.spare[:0], nil
-		s.lastBatch = n - s.synced
+		// Expect as many writers as the largest recent flush had; forget
+		// one a flush, so that a writer that left stops being waited for.
+		s.expect = max(n-s.synced, s.expect-min(s.expect, 1))
 		s.mu.Unlock()
 
 		_, err := f.WriteAt(buf, off)
