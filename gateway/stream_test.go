@@ -470,3 +470,18 @@ func TestRefresh(t *testing.T) {
 		t.Fatalf("after Refresh: %v", th)
 	}
 }
+
+func TestHistoryPurgedAutomatically(t *testing.T) {
+	hist := gateway.NewHistory(gateway.HistoryConfig{MaxValues: 2})
+	h := newHarness(t, gateway.Config{History: hist, HistoryPurgeInterval: 10 * time.Millisecond})
+	h.auth.SetHistoryConsents("urn:test:lamp", "brightness", accessConsent("guest", "g1", "p", 30*time.Millisecond))
+	for v := range 4 {
+		h.ad.Set("urn:test:lamp", "brightness", v+1)
+	}
+	waitFor(t, func() bool { return hist.Len() == 2 }) // MaxValues keeps the newest two
+	vals, _ := hist.Values(t.Context(), gateway.HistoryQuery{Subject: "guest"})
+	if len(vals) != 2 || string(vals[0].Value) != "3" || string(vals[1].Value) != "4" {
+		t.Fatalf("kept %+v, want the newest two", vals)
+	}
+	waitFor(t, func() bool { return hist.Len() == 0 })
+}

@@ -56,7 +56,7 @@ func (g *Grant) permits(q access.Request) bool {
 //
 // An Authorizer is safe for concurrent use.
 type Authorizer struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	tokens  map[string]*Grant
 	revoked map[string]bool // grant ids
 	subs    map[int]func(access.Revocation)
@@ -118,11 +118,11 @@ func (a *Authorizer) Calls() int64 { return a.calls.Load() }
 // Authorize implements access.Authorizer.
 func (a *Authorizer) Authorize(_ context.Context, token string, req access.Request) (access.Decision, error) {
 	a.calls.Add(1)
-	a.mu.Lock()
+	a.mu.RLock()
 	g, ok := a.tokens[token]
 	revoked := ok && a.revoked[g.ID]
 	fail := a.fail
-	a.mu.Unlock()
+	a.mu.RUnlock()
 	switch {
 	case fail != nil:
 		return access.Decision{}, fail
@@ -157,9 +157,9 @@ type scope struct {
 }
 
 func (s scope) Permits(q access.Request) bool {
-	s.a.mu.Lock()
+	s.a.mu.RLock()
 	revoked := s.a.revoked[s.g.ID]
-	s.a.mu.Unlock()
+	s.a.mu.RUnlock()
 	return !revoked && s.g.permits(q)
 }
 
