@@ -49,8 +49,12 @@ type FileStoreOptions struct {
 // checksummed records.
 //
 // Appends are buffered in memory; Sync writes everything buffered with one
-// write and one fsync, and concurrent Syncs share it (group commit): while
-// one goroutine flushes, the others' records gather for the next flush.
+// write and one fdatasync, and concurrent Syncs share it (group commit):
+// while one goroutine flushes, the others' records gather for the next
+// flush. When recent flushes carried several writers' records, a flush
+// waits up to 200µs for as many to arrive before it starts, so that
+// writers released by the previous flush join this one instead of waiting
+// for the next; a lone writer never waits.
 // Opening a file whose last record was torn by a crash truncates it (the
 // record was never acknowledged); a damaged record followed by intact ones
 // cannot be a torn write, so OpenFileStore refuses the file with a
