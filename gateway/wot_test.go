@@ -425,3 +425,21 @@ func TestCORS(t *testing.T) {
 	gw := h.gw
 	_ = gw
 }
+
+func TestSecurityDescribed(t *testing.T) {
+	h := newHarness(t, gateway.Config{Security: gateway.Security{
+		AuthorizationURL: "https://home.example/oauth/authorize",
+		TokenURL:         "https://home.example/oauth/token",
+		Scopes:           []string{"things"},
+	}})
+	for _, path := range []string{"/.well-known/wot", lamp} {
+		td, err := thing.Parse(h.must(200, "GET", path, tokFull, ""))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		sc := td.SecurityDefinitions[td.Security.Values[0]]
+		if sc == nil || sc.Scheme != "oauth2" || sc.Flow != "code" || sc.Authorization != "https://home.example/oauth/authorize" || sc.Token != "https://home.example/oauth/token" {
+			t.Fatalf("%s: security %+v", path, sc)
+		}
+	}
+}
