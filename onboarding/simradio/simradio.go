@@ -524,13 +524,15 @@ func (p *pipe) run() {
 			continue
 		default:
 		}
+		if p.to.central {
+			// Before the frame is visible, so a reply sent the moment it is
+			// read counts as a new turn.
+			p.to.mu.Lock()
+			p.to.heard = true
+			p.to.mu.Unlock()
+		}
 		select {
 		case p.to.in <- it.data:
-			if p.to.central {
-				p.to.mu.Lock()
-				p.to.heard = true
-				p.to.mu.Unlock()
-			}
 		default:
 			// The receiver is 4096 frames behind: drop, as a full buffer
 			// would.
