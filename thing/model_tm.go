@@ -256,7 +256,12 @@ type resolver struct {
 	loader Loader
 	warns  []Warning
 	seen   map[string]bool // documents on the current extends chain (cycles)
+	budget int             // references resolved so far (hostile models)
 }
+
+// maxReferences bounds the tm:ref and tm:extends resolutions of one
+// Resolve call, so a model whose imports fan out cannot run away.
+const maxReferences = 10000
 
 const maxModelDepth = 16
 
@@ -271,6 +276,9 @@ func (r *resolver) load(base, ref string) (*node, string, error) {
 	}
 	if r.loader == nil {
 		return nil, target, fmt.Errorf("%w: %s", ErrNoLoader, target)
+	}
+	if r.budget++; r.budget > maxReferences {
+		return nil, target, errors.New("thing: too many Thing Model references")
 	}
 	data, err := r.loader.Load(r.ctx, target)
 	if err != nil {
@@ -370,6 +378,9 @@ func (r *resolver) inlineRefs(doc, n *node, base, ptr string, depth int) (*node,
 func (r *resolver) refTarget(doc *node, base, ref string, depth int) (*node, error) {
 	if depth > maxModelDepth {
 		return nil, errors.New("tm:ref nests too deeply")
+	}
+	if r.budget++; r.budget > maxReferences {
+		return nil, errors.New("too many tm:ref references")
 	}
 	docPart, frag, _ := strings.Cut(ref, "#")
 	src, srcURL := doc, base

@@ -1,6 +1,7 @@
 package thing
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -666,17 +667,32 @@ func (d *decoder) skip() {
 	case '{':
 		d.pos++
 		d.enter()
+		// Small objects check names against a slice; big ones switch to
+		// a set, so hostile input cannot make this quadratic.
 		base := len(d.keys)
+		var set map[string]struct{}
 		for first := true; d.next(&first, '}'); {
 			k := d.key()
-			if d.seenKey(base, k) {
-				d.pushKey(k)
-				d.failDup()
-				d.pop()
+			var dup bool
+			if set != nil {
+				_, dup = set[string(k)]
+				set[string(k)] = struct{}{}
 			} else {
-				d.keys = append(d.keys, k)
+				dup = d.seenKey(base, k)
+				if !dup {
+					d.keys = append(d.keys, k)
+					if len(d.keys)-base > 16 {
+						set = make(map[string]struct{}, 64)
+						for _, x := range d.keys[base:] {
+							set[string(x)] = struct{}{}
+						}
+					}
+				}
 			}
 			d.pushKey(k)
+			if dup {
+				d.failDup()
+			}
 			d.skip()
 			d.pop()
 		}
@@ -940,23 +956,28 @@ func (d *decoder) value() any {
 	}
 }
 
-// isPlaceholder reports whether s contains a Thing Model placeholder:
-// "{{", one or more printable ASCII characters, "}}".
+// isPlaceholder reports whether s contains a Thing Model placeholder, as
+// the TM schema's pattern ^.*[{]{2}[ -~]+[}]{2}.*$ says: "{{", one or more
+// printable ASCII characters, "}}". It runs in linear time: within each
+// run of printable characters it is enough that the first "{{" comes
+// before the last "}}" with something in between.
 func isPlaceholder(s []byte) bool {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] != '{' || s[i+1] != '{' {
+	for i := 0; i < len(s); {
+		if s[i] < ' ' || s[i] > '~' {
+			i++
 			continue
 		}
-		// need at least one printable char then "}}"
-		for j := i + 2; j+1 < len(s); j++ {
-			c := s[j]
-			if c < ' ' || c > '~' {
-				break
-			}
-			if j > i+2 && s[j] == '}' && s[j+1] == '}' {
+		j := i
+		for j < len(s) && s[j] >= ' ' && s[j] <= '~' {
+			j++
+		}
+		run := s[i:j]
+		if open := bytes.Index(run, []byte("{{")); open >= 0 {
+			if close := bytes.LastIndex(run, []byte("}}")); close >= open+3 {
 				return true
 			}
 		}
+		i = j
 	}
 	return false
 }

@@ -40,11 +40,25 @@ func (d *decoder) tree() *node {
 		d.pos++
 		d.enter()
 		n := &node{kind: 'o'}
+		var names map[string]bool // duplicate detection for big objects
 		for first := true; d.next(&first, '}'); {
 			k := d.key()
 			d.pushKey(k)
 			name := string(k)
-			if n.get(name) != nil {
+			var dup bool
+			if len(n.obj) >= 16 {
+				if names == nil {
+					names = make(map[string]bool, 64)
+					for _, m := range n.obj {
+						names[m.key] = true
+					}
+				}
+				dup = names[name]
+				names[name] = true
+			} else {
+				dup = n.get(name) != nil
+			}
+			if dup {
 				d.failDup()
 				d.skip()
 			} else {

@@ -523,12 +523,14 @@ func (v *validator) uriKeys(f *Form) {
 		names = v.td.Security.Values
 	}
 	var seen map[string]bool
+	visited := map[string]bool{} // each scheme once: combos may share members or loop
 	var walk func(n string, depth int)
 	walk = func(n string, depth int) {
 		s := v.td.SecurityDefinitions[n]
-		if s == nil || depth > 8 {
+		if s == nil || depth > 8 || visited[n] {
 			return
 		}
+		visited[n] = true
 		switch s.Scheme {
 		case "apikey":
 			if s.In == "uri" && s.Name != "" && !templateHasVar(f.Href, s.Name) {
@@ -791,14 +793,7 @@ func (v *validator) schemaBody(s *DataSchema) {
 		if len(s.Enum) == 0 {
 			v.fail("must not be empty", "enum")
 		}
-		for i := 1; i < len(s.Enum); i++ {
-			for j := 0; j < i; j++ {
-				if jsonEqual(s.Enum[i], s.Enum[j]) {
-					v.fail("duplicates enum value "+strconv.Itoa(j), "enum", strconv.Itoa(i))
-					break
-				}
-			}
-		}
+		v.uniqueEnum(s.Enum)
 	}
 	for _, c := range [...]struct {
 		name string
@@ -862,6 +857,46 @@ func (v *validator) schemaWarnings(s *DataSchema) {
 		if s.Properties != nil && s.Properties[r] == nil {
 			v.warnf("required member "+strconv.Quote(r)+" is not among the properties", "required")
 		}
+	}
+}
+
+// uniqueEnum reports repeated enum values, comparing as JSON does, through
+// a map so that a long enum cannot make validation quadratic.
+func (v *validator) uniqueEnum(enum []any) {
+	type key struct {
+		kind byte
+		s    string
+		f    float64
+	}
+	var seen map[key]int
+	for i, e := range enum {
+		var k key
+		switch x := e.(type) {
+		case nil:
+			k = key{kind: 'z'}
+		case bool:
+			k = key{kind: 'b', s: strconv.FormatBool(x)}
+		case string:
+			k = key{kind: 's', s: x}
+		default:
+			if f, ok := toFloat(x); ok {
+				k = key{kind: 'n', f: f}
+				break
+			}
+			// Arrays and objects: their canonical encoding (sorted
+			// member names, numbers normalised) is the key.
+			e := encoder{}
+			e.value(normalize(x))
+			k = key{kind: 'c', s: string(e.b)}
+		}
+		if seen == nil {
+			seen = make(map[key]int, len(enum))
+		}
+		if j, dup := seen[k]; dup {
+			v.fail("duplicates enum value "+strconv.Itoa(j), "enum", strconv.Itoa(i))
+			continue
+		}
+		seen[k] = i
 	}
 }
 
