@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hearth-wot/hearth/thing"
 )
@@ -21,8 +22,9 @@ type adapterState struct {
 	remover Remover
 	pairer  Pairer
 
-	cancel context.CancelFunc // ends Subscribe
-	done   chan struct{}      // closed when Subscribe returned (or never started)
+	cancel  context.CancelFunc // ends Subscribe
+	done    chan struct{}      // closed when Subscribe returned (or never started)
+	removed atomic.Bool        // RemoveAdapter was called: its Sink ignores it
 }
 
 func newAdapterState(a Adapter) *adapterState {
@@ -373,6 +375,7 @@ func (s *Server) RemoveAdapter(a Adapter) bool {
 	if st == nil {
 		return false
 	}
+	st.removed.Store(true)
 	if st.cancel != nil {
 		st.cancel()
 	}

@@ -45,7 +45,7 @@ func (k *adapterSink) Event(thingID, name string, data any) {
 }
 
 func (k *adapterSink) ThingAdded(td *thing.Description) {
-	if k.s.closing.Load() {
+	if k.s.closing.Load() || k.ad.removed.Load() {
 		return
 	}
 	if err := k.s.addThing(k.ad, td); err != nil {
