@@ -49,7 +49,7 @@
 // Access tokens are JWTs signed with Ed25519 (or ES256, [Config.Algorithm])
 // through github.com/lestrrat-go/jwx/v3, ten minutes long by default and
 // never longer than their grant. They carry iss, sub (the subject), aud,
-// exp, iat, nbf, jti, client_id, scope (in [FormatScopes] form) and purpose,
+// exp, iat, jti, client_id, scope (in [FormatScopes] form) and purpose,
 // plus the ids of their grant (gid) and token family (fid). Each signing
 // key is bound to one algorithm; the header may name only alg, kid and typ,
 // so algorithm confusion, "none", and keys smuggled in through jku, jwk,

@@ -70,8 +70,8 @@ func generateKey(algName string, now time.Time) (*signingKey, error) {
 	return keyFromRecord(&keyRec{Alg: algName, PKCS8: der, Created: now.UnixNano()})
 }
 
-// keyFromRecord rebuilds a key from its record. The kid is the RFC 7638
-// JWK thumbprint of the public key, so it is derived, never trusted.
+// keyFromRecord rebuilds a key from its record. The kid is derived from
+// the RFC 7638 JWK thumbprint of the public key, never trusted.
 func keyFromRecord(r *keyRec) (*signingKey, error) {
 	raw, err := x509.ParsePKCS8PrivateKey(r.PKCS8)
 	if err != nil {
@@ -100,7 +100,9 @@ func keyFromRecord(r *keyRec) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consent: key thumbprint: %w", err)
 	}
-	k.kid = base64.RawURLEncoding.EncodeToString(tp)
+	// 96 bits of the thumbprint name a key unambiguously and keep the
+	// token (hashed on every Authorize) short.
+	k.kid = base64.RawURLEncoding.EncodeToString(tp[:12])
 	if r.KID != "" && r.KID != k.kid {
 		return nil, fmt.Errorf("%w: signing key id does not match its key", ErrCorrupt)
 	}

@@ -49,7 +49,7 @@ type accessClaims struct {
 	Aud      string `json:"aud"`
 	Exp      int64  `json:"exp"`
 	Iat      int64  `json:"iat"`
-	Nbf      int64  `json:"nbf"`
+	Nbf      int64  `json:"nbf,omitempty"` // checked if present; the ledger does not set it
 	Jti      string `json:"jti"`
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope"`
@@ -334,7 +334,7 @@ func (l *Ledger) signAccess(f *family, scope string, now time.Time) (Secret, tim
 	}
 	c := accessClaims{
 		Iss: l.issuer, Sub: f.grant.g.Subject, Aud: l.audience,
-		Exp: exp.Unix(), Iat: now.Unix(), Nbf: now.Unix(), Jti: newID(),
+		Exp: exp.Unix(), Iat: now.Unix(), Jti: newID(),
 		ClientID: f.client, Scope: scope, Purpose: f.grant.g.Purpose,
 		Gid: f.grant.g.ID, Fid: f.id,
 	}
