@@ -59,7 +59,8 @@ type Config struct {
 	// requests for host "villa-7."+HomeDomain go to home "villa-7" with
 	// their path unchanged, and ServePassthrough routes TLS connections by
 	// that server name. Empty means path routing only (HomesPath) and no
-	// passthrough routing.
+	// passthrough routing. The relay's own host name (where gateways
+	// connect) must not be under HomeDomain.
 	HomeDomain string
 
 	// Hostnames are the relay's own host names, as gateways dial them.
