@@ -49,11 +49,13 @@ func (s *Server) singleThing() *entry {
 	if id := s.cfg.WebThings.ThingID; id != "" {
 		return s.reg.get(id)
 	}
-	l := s.reg.byIndexOrder()
-	if len(l) == 0 {
-		return nil
+	var first *entry
+	for _, e := range s.reg.list() {
+		if first == nil || e.index < first.index {
+			first = e
+		}
 	}
-	return l[0]
+	return first
 }
 
 // serveLegacyList serves the multi-thing layout's root: the WebThings TDs of
@@ -300,11 +302,10 @@ func (s *Server) legacyRequestAction(w http.ResponseWriter, r *http.Request, c *
 	}
 	reqs, err := decodeLegacyActions(body)
 	if err != nil {
-		if urlName == "" || e.actions[urlName] != nil {
-			// Authorize before saying more than "bad request".
-			if !s.gate(w, r, c, true, access.Request{ThingID: e.id, Op: opNames[opInvokeAction], Name: urlName}) {
-				return
-			}
+		// An unauthenticated caller learns nothing more than 401.
+		if aerr := s.verify(r.Context(), c, access.Request{ThingID: e.id, Op: opNames[opInvokeAction], Name: urlName}); aerr != nil {
+			s.authError(w, c, aerr)
+			return
 		}
 		s.fail(w, r, err)
 		return
@@ -320,31 +321,31 @@ func (s *Server) legacyRequestAction(w http.ResponseWriter, r *http.Request, c *
 		s.fail(w, r, fmt.Errorf("%w: the body must name exactly the one action requested", errBadBody))
 		return
 	}
-	rec, err := s.requestAction(r, c, e, reqs[0], w)
-	if err != nil || rec == nil {
+	rec, ok := s.requestAction(w, r, c, e, reqs[0])
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusCreated, ctJSON, rec.legacyStatus(s.legacyActionHref(s.originOf(r), e, rec)))
 }
 
 // requestAction authorizes, validates and starts one WebThings action
-// request, writing the error response itself when it fails.
-func (s *Server) requestAction(r *http.Request, c *caller, e *entry, req actionRequest, w http.ResponseWriter) (*actionRec, error) {
+// request. When it fails it writes the error response and reports false.
+func (s *Server) requestAction(w http.ResponseWriter, r *http.Request, c *caller, e *entry, req actionRequest) (*actionRec, bool) {
 	ai := e.actions[req.name]
 	if !s.gate(w, r, c, ai != nil, access.Request{ThingID: e.id, Op: opNames[opInvokeAction], Name: req.name}) {
-		return nil, errForbidden
+		return nil, false
 	}
 	input, raw, err := decodeActionInput(ai, req)
 	if err != nil {
 		s.fail(w, r, err)
-		return nil, err
+		return nil, false
 	}
 	rec, err := s.startAction(e, ai, req.name, input, raw)
 	if err != nil {
 		s.fail(w, r, err)
-		return nil, err
+		return nil, false
 	}
-	return rec, nil
+	return rec, true
 }
 
 // decodeActionInput validates a WebThings action request's input against
