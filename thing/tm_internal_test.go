@@ -21,3 +21,46 @@ func TestIsPlaceholder(t *testing.T) {
 		t.Error("no closing braces, yet a placeholder")
 	}
 }
+
+func TestTranslatePattern(t *testing.T) {
+	cases := []struct {
+		ecma string
+		in   string
+		want bool
+	}{
+		{`^a.c$`, "abc", true},
+		{`^a.c$`, "a\rc", false},
+		{`^a.c$`, "a\u2029c", false},
+		{`^\s+$`, "\u00a0\ufeff\u3000", true},
+		{`^\S+$`, "a\u00a0", false},
+		{`^[\s]$`, "\u2003", true},
+		{`^[^\s]$`, "\u2003", false},
+		{`^[\S]$`, "x", true},
+		{`^[\S]$`, " ", false},
+		{`^\u00e9$`, "é", true},
+		{`^\u{1F600}$`, "😀", true},
+		{`^\ud83d\ude00$`, "😀", true},
+		{`^\x41$`, "A", true},
+		{`^\cJ$`, "\n", true},
+		{`^[\b]$`, "\b", true},
+		{`\bword\b`, "a word.", true},
+		{`^\d{3}$`, "١٢٣", false}, // ECMA \d is ASCII only
+		{`^[^]$`, "\n", true},
+		{`^a[]b$`, "ab", false},
+		{`^\/api\/$`, "/api/", true},
+		{`^\a$`, "a", true},
+		{`(?<year>\d{4})`, "2024", true},
+		{`^\p{L}+$`, "héllo", true},
+		{`^\0$`, "\x00", true},
+	}
+	for _, c := range cases {
+		re, err := compilePattern(c.ecma)
+		if err != nil {
+			t.Errorf("%s: %v", c.ecma, err)
+			continue
+		}
+		if got := re.MatchString(c.in); got != c.want {
+			t.Errorf("%s on %q = %v, want %v (RE2: %s)", c.ecma, c.in, got, c.want, re)
+		}
+	}
+}

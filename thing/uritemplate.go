@@ -19,7 +19,8 @@ var ErrTemplate = errors.New("thing: malformed URI template")
 //
 // vars maps variable names to values: a string, a bool or a number (as
 // its JSON text), a list ([]string or []any), or an associative array
-// (map[string]string or map[string]any, expanded in key order). Missing
+// (map[string]string or map[string]any, expanded in key order, or
+// [][2]string pairs, expanded in their order). Missing
 // and nil variables are undefined and expand to nothing, as RFC 6570
 // says. An error wrapping ErrTemplate reports a malformed template.
 func ExpandTemplate(template string, vars map[string]any) (string, error) {
@@ -275,6 +276,11 @@ func listOrMap(v any) (list []string, pairs []pair, isMap, defined bool) {
 			}
 		}
 		return list, nil, false, len(list) > 0
+	case [][2]string:
+		for _, kv := range v {
+			pairs = append(pairs, pair{kv[0], kv[1]})
+		}
+		return nil, pairs, true, len(pairs) > 0
 	case map[string]string:
 		for _, k := range sortedKeys(v) {
 			pairs = append(pairs, pair{k, v[k]})
