@@ -15,7 +15,7 @@ func TestExpandTemplateRFC6570(t *testing.T) {
 		"hello": "Hello World!", "half": "50%", "var": "value", "who": "fred", "base": "http://example.com/home/",
 		"path": "/foo/bar", "list": []string{"red", "green", "blue"},
 		"keys": [][2]string{{"semi", ";"}, {"dot", "."}, {"comma", ","}},
-		"v": "6", "x": "1024", "y": "768", "empty": "", "empty_keys": [][2]string{}, "undef": nil,
+		"v":    "6", "x": "1024", "y": "768", "empty": "", "empty_keys": [][2]string{}, "undef": nil,
 	}
 	cases := map[string]string{
 		"{count}": "one,two,three", "{count*}": "one,two,three", "{/count}": "/one,two,three", "{/count*}": "/one/two/three",
