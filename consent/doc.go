@@ -26,7 +26,7 @@
 //	go ledger.Run(ctx) // purges ended grants, rotates keys, compacts the store
 //
 // A [Grant] is one consent: a data subject (a pseudonymous id), a holder
-// (the client application), a declared [Purpose], [Scope]s (a thing id, TD
+// (the client application), a declared [Purpose], scopes ([Scope]: a thing id, TD
 // operations, optionally affordance names; every thing only when spelled
 // out as [AllThings]) and an expiry. [Ledger.Grant] records one;
 // [Ledger.IssueTokens] issues an access token (a JWT, RFC 9068 at+jwt) and a
