@@ -226,7 +226,9 @@ func (d *decoder) properties() map[string]*Property {
 		d.typeError("an object")
 		return nil
 	}
-	m := make(map[string]*Property, 16)
+	// Size the map from the input (about one property per 350 bytes in
+	// typical TDs), so that it rarely has to grow.
+	m := make(map[string]*Property, min(len(d.data)/350, 512))
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)

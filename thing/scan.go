@@ -276,10 +276,9 @@ func (d *decoder) next(first *bool, end byte) bool {
 		d.depth--
 		return false
 	case ',':
+		// A closing bracket after the comma is caught by whatever reads
+		// the next member or element: it is not a key, nor a value.
 		d.pos++
-		if d.peek() == end {
-			d.syntax("invalid character " + quoteChar(end) + " after ','")
-		}
 		return true
 	}
 	if end == '}' {

@@ -863,6 +863,18 @@ func (v *validator) schemaWarnings(s *DataSchema) {
 // uniqueEnum reports repeated enum values, comparing as JSON does, through
 // a map so that a long enum cannot make validation quadratic.
 func (v *validator) uniqueEnum(enum []any) {
+	if len(enum) <= 8 {
+		// Short enums, the usual kind: compare pairwise, no allocation.
+		for i := 1; i < len(enum); i++ {
+			for j := 0; j < i; j++ {
+				if jsonEqual(enum[i], enum[j]) {
+					v.fail("duplicates enum value "+strconv.Itoa(j), "enum", strconv.Itoa(i))
+					break
+				}
+			}
+		}
+		return
+	}
 	type key struct {
 		kind byte
 		s    string
