@@ -56,22 +56,28 @@
 // channel: Description.Warnings. Options{Lenient: true} accepts forms whose
 // response lacks contentType, as some deployed TDs have.
 //
-// Where Hearth is stricter than the official JSON Schema, deliberately:
+// Where Hearth is deliberately stricter than the official JSON Schema
+// (the differential test against the schema checks that these are the
+// only differences):
 //
-//   - duplicate member names anywhere are errors;
-//   - an empty title is an error (the schema accepts "title": "");
-//   - a form response with "contentType": "" is an error unless Lenient;
-//   - security names, combo members and additionalResponses schema names
-//     must be defined;
+//   - a member name repeated in one object is an error (ErrDuplicateMember);
+//     input that is not UTF-8 or nests deeper than 512 levels is rejected;
+//   - security names (Thing-level, in forms, in combo schemes) and
+//     additionalResponses schema names must be defined;
 //   - an "in": "uri" API key needs its variable in the href template;
 //   - at most one link has rel "type";
 //   - keys of titles and descriptions must be well-formed BCP 47 tags;
-//   - DataSchema members the schema leaves untyped in some places
-//     ("properties" in a data schema, "contentEncoding" and
-//     "contentMediaType" of a property) must have their TD 1.1 types;
-//   - "created" and "modified" must be RFC 3339 date-times and "id" an
-//     absolute URI even when a JSON Schema validator treats formats as
-//     annotations.
+//   - an empty title, an empty "@context" array and a form response with
+//     "contentType": "" are errors (the last one not with Lenient);
+//   - "id" must be an absolute RFC 3986 URI (the schema library accepts
+//     whatever Go's url.Parse does, spaces included);
+//   - members the schema leaves untyped must have their TD 1.1 types:
+//     "pattern" (the schema does not list it), "properties" of any data
+//     schema, "contentEncoding" and "contentMediaType" of a property, and
+//     the version's "model";
+//   - counts (minLength, maxItems, ...) must fit in 53 bits.
+//
+// Numbers beyond the float64 range are read as the largest finite float64.
 //
 // # Building
 //

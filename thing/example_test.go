@@ -1,6 +1,7 @@
 package thing_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,4 +97,61 @@ func ExampleCompile() {
 	// thing: value must be at most 100
 	// thing: value must be an integer
 	// true
+}
+
+func ExampleDescription_ResolveForm() {
+	td, err := thing.Parse([]byte(`{
+		"@context": "https://www.w3.org/2022/wot/td/v1.1",
+		"title": "Weather station",
+		"base": "http://station.local/api/",
+		"securityDefinitions": {"nosec_sc": {"scheme": "nosec"}},
+		"security": "nosec_sc",
+		"properties": {
+			"forecast": {
+				"uriVariables": {"days": {"type": "integer", "minimum": 1, "maximum": 7, "default": 3}},
+				"forms": [{"href": "forecast{?days}"}]
+			}
+		}
+	}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p := td.Properties["forecast"]
+	f := p.FormFor(thing.OpReadProperty)
+	u, _ := td.ResolveForm(f, p.URIVariables, map[string]any{"days": 5})
+	fmt.Println(u)
+	u, _ = td.ResolveForm(f, p.URIVariables, nil) // the schema's default
+	fmt.Println(u)
+	// Output:
+	// http://station.local/api/forecast?days=5
+	// http://station.local/api/forecast?days=3
+}
+
+func ExampleModel_Instantiate() {
+	m, err := thing.ParseModel([]byte(`{
+		"@context": "https://www.w3.org/2022/wot/td/v1.1",
+		"@type": "tm:ThingModel",
+		"title": "Lamp {{N}}",
+		"tm:optional": ["/actions/blink"],
+		"properties": {"brightness": {"type": "integer", "minimum": 0, "maximum": "{{MAX}}"}},
+		"actions": {"blink": {}}
+	}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(m.Placeholders())
+	td, err := m.WithURL("https://models.example.com/lamp.tm.json").Instantiate(context.Background(), thing.Instance{
+		ID:           "urn:dev:lamp-3",
+		Placeholders: map[string]any{"N": 3, "MAX": 255},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(td.Title, *td.Properties["brightness"].Maximum, len(td.Actions), td.Links[0].Rel)
+	// Output:
+	// [MAX N]
+	// Lamp 3 255 0 type
 }

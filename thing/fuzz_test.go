@@ -21,6 +21,9 @@ func addCorpusSeeds(f *testing.F) {
 	}
 	dir, _ := os.Getwd()
 	root := filepath.Join(dir, "..", "..", "shared", "wot", "corpus")
+	if d, ok := os.LookupEnv("HEARTH_WOT_DIR"); ok {
+		root = filepath.Join(d, "corpus")
+	}
 	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
 			if data, err := os.ReadFile(p); err == nil {
