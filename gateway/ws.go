@@ -68,6 +68,7 @@ type wsConn struct {
 	conn       *websocket.Conn
 	ping       *time.Timer
 	writing    atomic.Bool // a writer goroutine runs (or the connection is finished)
+	batch      []*outMsg   // the writer's buffer (one writer at a time)
 	pinging    atomic.Bool // a ping is due
 	readerDone chan struct{}
 	writerDone chan struct{} // closed when the closing writer has finished
@@ -122,7 +123,7 @@ func (ws *wsConn) kick() {
 // the close frame and finishes the connection.
 func (ws *wsConn) write() {
 	s, st, conn := ws.s, ws.st, ws.conn
-	var batch []*outMsg
+	batch := ws.batch
 	for {
 		if st.isClosed() {
 			ws.finish()
@@ -137,8 +138,10 @@ func (ws *wsConn) write() {
 		}
 		batch = st.q.take(batch[:0])
 		if len(batch) == 0 {
+			ws.batch = batch // handed to the next writer with the flag
 			ws.writing.Store(false)
 			if (st.q.pending() || ws.pinging.Load() || st.isClosed()) && ws.writing.CompareAndSwap(false, true) {
+				batch = ws.batch
 				continue
 			}
 			return
