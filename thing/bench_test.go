@@ -180,3 +180,57 @@ func BenchmarkJSONSchemaCorpus(b *testing.B) {
 	b.ReportMetric(float64(b.N*len(docs))/b.Elapsed().Seconds(), "TDs/s")
 	m.report("corpora")
 }
+
+// BenchmarkValidateScalar checks a property write of a number (raw JSON
+// body) against a compiled schema: the gateway's hot path.
+func BenchmarkValidateScalar(b *testing.B) {
+	s := thing.MustCompile(thing.Integer().Range(0, 100).Unit("percent").Schema())
+	body := []byte(`42`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.ValidateJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateScalarEnum checks a string against an enum.
+func BenchmarkValidateScalarEnum(b *testing.B) {
+	s := thing.MustCompile(thing.String().Enum("idle", "running", "error").Schema())
+	body := []byte(`"running"`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.ValidateJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateScalarValue checks an already-decoded value.
+func BenchmarkValidateScalarValue(b *testing.B) {
+	s := thing.MustCompile(thing.Number().Range(-40, 125).Schema())
+	var v any = 21.5
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Validate(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateObject checks an action input object.
+func BenchmarkValidateObject(b *testing.B) {
+	s := thing.MustCompile(thing.Object().
+		Prop("level", thing.Integer().Range(0, 100)).
+		Prop("seconds", thing.Number().Min(0)).
+		Prop("mode", thing.String().Enum("linear", "ease")).
+		Required("level").Schema())
+	body := []byte(`{"level": 80, "seconds": 2.5, "mode": "ease"}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.ValidateJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -63,7 +63,6 @@ type decoder struct {
 
 	// mode
 	model   bool // Thing Model: {{placeholders}} stand in for typed values
-	lenient bool // accept a form "response" without "contentType"
 	strict  bool // report required members that are absent (Parse)
 }
 

@@ -30,7 +30,6 @@ func (o Options) Parse(data []byte) (*Description, error) {
 	t := new(Description)
 	d := newDecoder(data)
 	d.strict = true
-	d.lenient = o.Lenient
 	if err := d.run(func() { d.description(t) }); err != nil {
 		return nil, err
 	}
