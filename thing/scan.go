@@ -62,8 +62,8 @@ type decoder struct {
 	tmpForm    []Form
 
 	// mode
-	model   bool // Thing Model: {{placeholders}} stand in for typed values
-	strict  bool // report required members that are absent (Parse)
+	model  bool // Thing Model: {{placeholders}} stand in for typed values
+	strict bool // report required members that are absent (Parse)
 }
 
 func newDecoder(data []byte) *decoder {
