@@ -142,8 +142,9 @@
 // logged but not shown to clients. TDs and listings show each caller only
 // what its token allows. Property history is recorded only when
 // Config.History is set and only for the consents the Authorizer returns
-// through access.HistoryPolicy (none: nothing is recorded): once per
-// consent, tagged with its data subject, grant and purpose, and purged when
+// through access.HistoryPolicy (none: nothing is recorded). The values
+// recorded are those adapters report through their Sink and those written
+// through the gateway (reads are not recorded), once per consent, tagged with its data subject, grant and purpose, and purged when
 // the consent's retention ends. History.ExportSubject and
 // History.EraseSubject serve the subject's rights of access and erasure
 // (a consent ledger calls them without importing this package). The

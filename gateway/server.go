@@ -19,7 +19,8 @@ import (
 // Config configures a Server. The zero value works: it serves the W3C WoT
 // surface and the directory, refuses every request that needs a token with
 // 401 (there is no Authorizer to accept one), keeps no history and leaves
-// the WebThings API off.
+// the WebThings API off. New copies what it needs: changing a Config
+// afterwards has no effect on the Server.
 type Config struct {
 	// Authorizer decides every access. Nil means no token is ever accepted:
 	// only the directory's own description (/.well-known/wot) is served.
