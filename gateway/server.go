@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -247,6 +248,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.HistoryPurgeInterval == 0 {
 		cfg.HistoryPurgeInterval = time.Minute
 	}
+	cfg.TrustedProxies = slices.Clone(cfg.TrustedProxies)
+	cfg.Security.Scopes = slices.Clone(cfg.Security.Scopes)
 	if cfg.Directory.Title == "" {
 		cfg.Directory.Title = "Hearth gateway"
 	}
