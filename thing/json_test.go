@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -249,6 +250,14 @@ func TestStringEscapes(t *testing.T) {
 	td2, err := thing.Parse(out)
 	if err != nil || td2.Description != td.Description {
 		t.Errorf("escape round trip: %v %q", err, td2.Description)
+	}
+}
+
+func TestEscapedNamesInPaths(t *testing.T) {
+	_, err := thing.Parse(withMembers(`"x:a\u0062": 1, "x:ab": 2, "properties": {"p\u002fq": {"type": 5, "forms": [{"href": "a"}]}}`))
+	got := errorPaths(err)
+	if want := []string{"/properties/p~1q/type", "/x:ab"}; !slices.Equal(got, want) {
+		t.Errorf("paths = %v, want %v", got, want)
 	}
 }
 

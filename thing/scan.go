@@ -25,10 +25,14 @@ const maxDepth = 512
 // point, which recovers it. It never escapes the package.
 type syntaxPanic struct{ err *SyntaxError }
 
-// seg is one step of a JSON pointer: a member name or an array index.
+// seg is one step of a JSON pointer: a member name, as a span of the
+// input (or, for a name with escapes, an index into escKeys), or an array
+// index. It holds no pointers, so keeping the path costs the garbage
+// collector nothing.
 type seg struct {
-	key   []byte // member name (unescaped); nil for an array index
-	index int
+	start, end int // member name: data[start:end]; start < 0: escKeys[-start-1]
+	index      int // array index, when start == end == 0 and isIndex
+	isIndex    bool
 }
 
 type decoder struct {
@@ -39,6 +43,7 @@ type decoder struct {
 	errs    []error
 	scratch []byte   // unescaped string (valid until the next string read)
 	keys    [][]byte // member names of the objects being skipped (duplicate detection)
+	escKeys [][]byte // member names with escapes on the current path
 
 	// Strings are substrings of one copy of the input (src), and raw
 	// extension values slices of another (rawCopy), so that decoding a
@@ -123,11 +128,14 @@ func (d *decoder) pointer() string {
 	b := make([]byte, 0, 64)
 	for _, s := range d.path {
 		b = append(b, '/')
-		if s.key == nil {
+		switch {
+		case s.isIndex:
 			b = strconv.AppendInt(b, int64(s.index), 10)
-			continue
+		case s.start < 0:
+			b = appendPointerToken(b, d.escKeys[-s.start-1])
+		default:
+			b = appendPointerToken(b, d.data[s.start:s.end])
 		}
-		b = appendPointerToken(b, s.key)
 	}
 	return string(b)
 }
@@ -146,9 +154,24 @@ func appendPointerToken(b []byte, tok []byte) []byte {
 	return b
 }
 
-func (d *decoder) pushKey(k []byte) { d.path = append(d.path, seg{key: k}) }
-func (d *decoder) pushIndex(i int)  { d.path = append(d.path, seg{index: i}) }
-func (d *decoder) pop()             { d.path = d.path[:len(d.path)-1] }
+// pushKey adds the member name just read by key (k) to the path.
+func (d *decoder) pushKey(k []byte) {
+	if d.keyEsc {
+		d.escKeys = append(d.escKeys, k)
+		d.path = append(d.path, seg{start: -len(d.escKeys), end: -1})
+		return
+	}
+	d.path = append(d.path, seg{start: d.keyS, end: d.keyE})
+}
+
+func (d *decoder) pushIndex(i int) { d.path = append(d.path, seg{index: i, isIndex: true}) }
+
+func (d *decoder) pop() {
+	if s := d.path[len(d.path)-1]; s.start < 0 && s.end == -1 {
+		d.escKeys = d.escKeys[:len(d.escKeys)-1]
+	}
+	d.path = d.path[:len(d.path)-1]
+}
 
 // errorf records a validation error at the current path.
 func (d *decoder) fail(msg string) {
