@@ -1,6 +1,7 @@
 package fedlearn
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -260,8 +261,10 @@ type wsConn struct {
 	ws     *websocket.Conn
 	limits wire.Limits
 	dtype  wire.DType
-	out    chan []byte
+	out    chan *[]byte
 	done   chan struct{}
+
+	lastFrame int // size of the largest frame read so far: a hint for the next
 
 	mu      sync.Mutex
 	seq     uint64
@@ -270,10 +273,19 @@ type wsConn struct {
 	once    sync.Once
 }
 
+// frames recycles encoded frames between the senders and the writer
+// goroutines, and readBufs the buffers frames are read into, so that a
+// round does not allocate model-sized buffers per message and idle
+// connections pin none.
+var (
+	frames   sync.Pool // of *[]byte
+	readBufs sync.Pool // of *bytes.Buffer
+)
+
 func newWSConn(id string, ws *websocket.Conn, queue int, limits wire.Limits) *wsConn {
 	return &wsConn{
 		id: id, ws: ws, limits: limits,
-		out:     make(chan []byte, queue),
+		out:     make(chan *[]byte, queue),
 		done:    make(chan struct{}),
 		pending: map[uint64]chan *wire.Message{},
 	}
@@ -304,17 +316,29 @@ func (c *wsConn) closeErr() error {
 	return fmt.Errorf("%w: connection to %s: %w", ErrClosed, c.id, c.err)
 }
 
-// readMessage reads and decodes one binary frame.
+// readMessage reads and decodes one binary frame. The frame is read into a
+// pooled buffer (decoding copies everything it keeps).
 func (c *wsConn) readMessage() (*wire.Message, error) {
-	typ, b, err := c.ws.ReadMessage()
+	typ, r, err := c.ws.NextReader()
 	if err != nil {
 		return nil, err
 	}
 	if typ != websocket.BinaryMessage {
 		return nil, fmt.Errorf("%w: text frame", ErrProtocol)
 	}
+	buf, _ := readBufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer readBufs.Put(buf)
+	buf.Reset()
+	buf.Grow(c.lastFrame + bytes.MinRead) // one allocation at most, even on a pool miss
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	c.lastFrame = max(c.lastFrame, buf.Len())
 	var m wire.Message
-	if err := c.limits.Unmarshal(b, &m); err != nil {
+	if err := c.limits.Unmarshal(buf.Bytes(), &m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	return &m, nil
@@ -322,16 +346,24 @@ func (c *wsConn) readMessage() (*wire.Message, error) {
 
 // send queues an encoded message, waiting for room until ctx ends.
 func (c *wsConn) send(ctx context.Context, m *wire.Message) error {
-	b, err := m.MarshalBinary()
+	bp, _ := frames.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	b, err := m.AppendBinary((*bp)[:0])
 	if err != nil {
+		frames.Put(bp)
 		return err
 	}
+	*bp = b
 	select {
-	case c.out <- b:
+	case c.out <- bp:
 		return nil
 	case <-c.done:
+		frames.Put(bp)
 		return c.closeErr()
 	case <-ctx.Done():
+		frames.Put(bp)
 		return ctx.Err()
 	}
 }
@@ -442,8 +474,10 @@ func (c *wsConn) writeLoop(hb, writeTimeout time.Duration) {
 	}
 	for {
 		select {
-		case b := <-c.out:
-			if !write(b) {
+		case bp := <-c.out:
+			ok := write(*bp)
+			frames.Put(bp)
+			if !ok {
 				return
 			}
 		case <-tick:
