@@ -118,9 +118,16 @@ func (e *encoder) langs(start int, name string, m MultiLanguage) {
 	e.close()
 }
 
-func (e *encoder) extensions(start int, m map[string]json.RawMessage) {
+// extensions writes extension members. terms is the set of member names
+// the model writes for this object (nil for "@context" terms): an
+// extension by one of those names would duplicate it, so it is an error.
+func (e *encoder) extensions(start int, m map[string]json.RawMessage, terms map[string]bool) {
 	for _, k := range sortedKeys(m) {
 		raw := m[k]
+		if terms[k] {
+			e.fail(fmt.Errorf("thing: extension member %q collides with a TD term", k))
+			continue
+		}
 		if !json.Valid(raw) {
 			e.fail(fmt.Errorf("thing: extension member %q is not valid JSON", k))
 			continue
@@ -361,7 +368,7 @@ func (e *encoder) description(t *Description) {
 		e.b = append(e.b, ']')
 	}
 	e.forms(s, t.Forms)
-	e.extensions(s, t.Extensions)
+	e.extensions(s, t.Extensions, termsThing)
 	e.close()
 }
 
@@ -380,7 +387,7 @@ func (e *encoder) context(c Context) {
 			continue
 		}
 		o := e.open()
-		e.extensions(o, ce.Terms)
+		e.extensions(o, ce.Terms, nil)
 		e.close()
 	}
 	e.b = append(e.b, ']')
@@ -391,7 +398,7 @@ func (e *encoder) version(v *VersionInfo) {
 	e.member(s, "instance")
 	e.b = appendString(e.b, v.Instance)
 	e.str(s, "model", v.Model)
-	e.extensions(s, v.Extensions)
+	e.extensions(s, v.Extensions, termsVersion)
 	e.close()
 }
 
@@ -412,7 +419,7 @@ func (e *encoder) schema(d *DataSchema) {
 	s := e.open()
 	if d != nil {
 		e.schemaMembers(s, d)
-		e.extensions(s, d.Extensions)
+		e.extensions(s, d.Extensions, termsSchema)
 	}
 	e.close()
 }
@@ -493,7 +500,7 @@ func (e *encoder) property(p *Property) {
 		e.boolean(s, "observable", p.Observable, p.explicitObservable)
 		e.schemaMap(s, "uriVariables", p.URIVariables)
 		e.forms(s, p.Forms)
-		e.extensions(s, p.Extensions)
+		e.extensions(s, p.Extensions, termsProperty)
 	}
 	e.close()
 }
@@ -519,7 +526,7 @@ func (e *encoder) action(a *Action) {
 		e.boolean(s, "idempotent", a.Idempotent, a.explicit&explicitIdempotent != 0)
 		e.optBool(s, "synchronous", a.Synchronous)
 		e.forms(s, a.Forms)
-		e.extensions(s, a.Extensions)
+		e.extensions(s, a.Extensions, termsAction)
 	}
 	e.close()
 }
@@ -543,7 +550,7 @@ func (e *encoder) event(v *Event) {
 			}
 		}
 		e.forms(s, v.Forms)
-		e.extensions(s, v.Extensions)
+		e.extensions(s, v.Extensions, termsEvent)
 	}
 	e.close()
 }
@@ -588,14 +595,14 @@ func (e *encoder) form(f *Form) {
 		}
 		e.b = append(e.b, ']')
 	}
-	e.extensions(s, f.Extensions)
+	e.extensions(s, f.Extensions, termsForm)
 	e.close()
 }
 
 func (e *encoder) response(r *ExpectedResponse) {
 	s := e.open()
 	e.str(s, "contentType", r.ContentType)
-	e.extensions(s, r.Extensions)
+	e.extensions(s, r.Extensions, termsResponse)
 	e.close()
 }
 
@@ -604,7 +611,7 @@ func (e *encoder) additionalResponse(r *AdditionalResponse) {
 	e.optBool(s, "success", r.Success)
 	e.str(s, "contentType", r.ContentType)
 	e.str(s, "schema", r.Schema)
-	e.extensions(s, r.Extensions)
+	e.extensions(s, r.Extensions, termsAdditionalResponse)
 	e.close()
 }
 
@@ -620,7 +627,7 @@ func (e *encoder) link(l *Link) {
 		e.b = appendString(e.b, l.Sizes)
 	}
 	e.strs(s, "hreflang", l.Hreflang)
-	e.extensions(s, l.Extensions)
+	e.extensions(s, l.Extensions, l.terms())
 	e.close()
 }
 
@@ -661,7 +668,85 @@ func (e *encoder) securityScheme(c *SecurityScheme) {
 			e.member(s, "allOf")
 			e.stringList(c.AllOf)
 		}
-		e.extensions(s, c.Extensions)
+		e.extensions(s, c.Extensions, c.terms())
 	}
 	e.close()
+}
+
+// Member names the encoder writes from fields, per object type.
+var (
+	termsSchema = setOf("@type", "title", "titles", "description", "descriptions", "type", "const", "default",
+		"enum", "oneOf", "unit", "readOnly", "writeOnly", "format", "contentEncoding", "contentMediaType", "minimum",
+		"maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "pattern", "items",
+		"minItems", "maxItems", "properties", "required")
+	termsProperty = union(termsSchema, setOf("forms", "uriVariables", "observable"))
+	termsAction   = setOf("@type", "title", "titles", "description", "descriptions", "forms", "uriVariables",
+		"input", "output", "safe", "idempotent", "synchronous")
+	termsEvent = setOf("@type", "title", "titles", "description", "descriptions", "forms", "uriVariables",
+		"subscription", "data", "dataResponse", "cancellation")
+	termsThing = setOf("@context", "@type", "id", "title", "titles", "description", "descriptions", "version",
+		"created", "modified", "support", "base", "properties", "actions", "events", "links", "forms", "security",
+		"securityDefinitions", "profile", "schemaDefinitions", "uriVariables")
+	termsVersion            = setOf("instance", "model")
+	termsForm               = setOf("href", "contentType", "contentCoding", "subprotocol", "security", "scopes", "response", "additionalResponses", "op")
+	termsResponse           = setOf("contentType")
+	termsAdditionalResponse = setOf("success", "contentType", "schema")
+	termsLink               = setOf("href", "type", "rel", "anchor", "hreflang")
+	termsLinkSizes          = union(termsLink, setOf("sizes"))
+	termsSchemeCommon       = setOf("@type", "scheme", "description", "descriptions", "proxy")
+)
+
+func setOf(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+func union(a, b map[string]bool) map[string]bool {
+	m := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		m[k] = true
+	}
+	for k := range b {
+		m[k] = true
+	}
+	return m
+}
+
+// terms returns the names the encoder writes for l: "sizes" counts only
+// when the field holds it (a non-string sizes is kept as an extension).
+func (l *Link) terms() map[string]bool {
+	if l.Sizes != "" || l.hasSizes {
+		return termsLinkSizes
+	}
+	return termsLink
+}
+
+// terms returns the names the encoder writes for s. Scheme-specific
+// members of an unexpected JSON type are kept as extensions (validation
+// judges them), so a name collides only when its field is written too.
+func (s *SecurityScheme) terms() map[string]bool {
+	m := termsSchemeCommon
+	var extra []string
+	for _, name := range [...]string{"in", "name", "qop", "authorization", "alg", "format", "identity", "token", "refresh", "flow"} {
+		bit, dst := s.member([]byte(name))
+		if *dst != "" || s.present&(1<<bit) != 0 {
+			extra = append(extra, name)
+		}
+	}
+	if len(s.Scopes.Values) > 0 || s.Scopes.Array {
+		extra = append(extra, "scopes")
+	}
+	if s.OneOf != nil {
+		extra = append(extra, "oneOf")
+	}
+	if s.AllOf != nil {
+		extra = append(extra, "allOf")
+	}
+	if len(extra) == 0 {
+		return m
+	}
+	return union(m, setOf(extra...))
 }

@@ -301,3 +301,19 @@ func TestUnmarshalSubtypes(t *testing.T) {
 		t.Error("duplicate language accepted")
 	}
 }
+
+func TestMarshalRejectsCollidingExtension(t *testing.T) {
+	td := thing.New("urn:x", "X").Property("p", thing.Integer()).MustBuild()
+	td.Properties["p"].Extensions = map[string]json.RawMessage{"type": json.RawMessage(`"string"`)}
+	if _, err := json.Marshal(td); err == nil {
+		t.Error("an extension named like a TD term was written")
+	}
+	td.Properties["p"].Extensions = map[string]json.RawMessage{"x:y": json.RawMessage(`{bad`)}
+	if _, err := json.Marshal(td); err == nil {
+		t.Error("invalid raw JSON was written")
+	}
+	td.Properties["p"].Extensions = map[string]json.RawMessage{"x:y": json.RawMessage(`[1]`)}
+	if _, err := json.Marshal(td); err != nil {
+		t.Error(err)
+	}
+}
