@@ -585,3 +585,33 @@ func TestSelectNth(t *testing.T) {
 		}
 	}
 }
+
+func TestFederatedEvaluation(t *testing.T) {
+	d := synthetic(600, 4, 3, 8)
+	m := SoftmaxRegression(4, 3)
+	parts, _ := PartitionIID(d.Len(), 6, 1)
+	srv := mustServer(t, ServerConfig{
+		Params: m.Init(1), Rounds: 4, FractionFit: 0.5, EvalEvery: 2, FractionEval: 1,
+		Train: TrainConfig{BatchSize: 10, LearningRate: 0.1},
+	})
+	for i, p := range parts {
+		tr, _ := m.Trainer(d.Subset(p), uint64(i))
+		srv.Attach(Local(fmt.Sprint(i), mustClient(t, tr, ClientConfig{})))
+	}
+	if err := srv.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range srv.History() {
+		if (r.FedEval != nil) != (r.Round%2 == 0) {
+			t.Fatalf("round %d: federated evaluation %v", r.Round, r.FedEval)
+		}
+		if r.FedEval == nil {
+			continue
+		}
+		// Every client evaluated: the weighted mean is the whole set's score.
+		want, _ := m.Evaluate(t.Context(), srv.Params(), d)
+		if r.Round == 4 && (r.FedEval.Samples != 600 || math.Abs(r.FedEval.Accuracy-want.Accuracy) > 1e-12) {
+			t.Errorf("federated %+v, centralized %+v", r.FedEval, want)
+		}
+	}
+}
