@@ -24,7 +24,8 @@ var ErrDuplicateMember = errors.New("thing: duplicate member name")
 // pointer (RFC 6901) to the offending member, "" for the document itself.
 // Validation reports all violations at once as an errors.Join of
 // *ValidationError values; use errors.As or range over
-// interface{ Unwrap() []error } to inspect them.
+// interface{ Unwrap() []error } to inspect them. Errors are immutable
+// once returned.
 type ValidationError struct {
 	Path string // JSON pointer to the offending member
 	Msg  string // what is wrong, in a short sentence fragment

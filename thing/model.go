@@ -6,6 +6,9 @@ import "encoding/json"
 // URI, or an array of URIs and prefix-definition objects. Array records
 // whether the document used the array form, so a single-element array
 // re-serialises as an array.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type Context struct {
 	Entries []ContextEntry
 	Array   bool
@@ -14,6 +17,9 @@ type Context struct {
 // ContextEntry is one element of a "@context": either a URI or an object
 // mapping prefixes (and keywords such as "@language") to values.
 // Exactly one of URI and Terms is set.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type ContextEntry struct {
 	URI   string
 	Terms map[string]json.RawMessage
@@ -22,6 +28,9 @@ type ContextEntry struct {
 // Strings is a TD term that may be written as a single string or as an array
 // of strings (for example "@type", "security", "op", "scopes", "profile").
 // Array records which form the document used, so it survives a round trip.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type Strings struct {
 	Values []string
 	Array  bool
@@ -29,6 +38,9 @@ type Strings struct {
 
 // MultiLanguage maps language tags (BCP 47) to text, as in "titles" and
 // "descriptions".
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type MultiLanguage map[string]string
 
 // Description is a W3C Thing Description 1.1: the metadata and interfaces of
@@ -66,6 +78,9 @@ type Description struct {
 }
 
 // VersionInfo is the "version" member of a Thing Description.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type VersionInfo struct {
 	Instance   string                     // "instance" (required)
 	Model      string                     // "model"
@@ -76,6 +91,9 @@ type VersionInfo struct {
 // subclass keyword (array, boolean, number, integer, object, string, null)
 // flattened into one struct. Numeric bounds are pointers so that an absent
 // bound differs from zero.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type DataSchema struct {
 	AtType           Strings                // "@type"
 	Title            string                 // "title"
@@ -117,6 +135,9 @@ type DataSchema struct {
 // Property is a TD 1.1 PropertyAffordance: a readable, writable or
 // observable state of a Thing. Its data schema members (type, minimum, ...)
 // are written at the same level as its forms, as the TD does.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type Property struct {
 	DataSchema                          // the property's schema, title and description
 	Forms        []Form                 // "forms" (required)
@@ -128,6 +149,9 @@ type Property struct {
 
 // Action is a TD 1.1 ActionAffordance: a function of a Thing that may
 // change its state or take time.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type Action struct {
 	Type         Strings                // "@type"
 	Title        string                 // "title"
@@ -147,6 +171,9 @@ type Action struct {
 }
 
 // Event is a TD 1.1 EventAffordance: a source of asynchronous notifications.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type Event struct {
 	Type         Strings                // "@type"
 	Title        string                 // "title"
@@ -164,6 +191,9 @@ type Event struct {
 
 // Form is a TD 1.1 hypermedia control: how to perform one or more
 // operations on a Thing or affordance.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type Form struct {
 	Href                string                     // "href" (required; may be a URI template)
 	ContentType         string                     // "contentType" (default application/json)
@@ -178,12 +208,18 @@ type Form struct {
 }
 
 // ExpectedResponse is a form's "response" member.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type ExpectedResponse struct {
 	ContentType string // "contentType" (required unless parsing leniently)
 	Extensions  map[string]json.RawMessage
 }
 
 // AdditionalResponse is one entry of a form's "additionalResponses".
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type AdditionalResponse struct {
 	Success     *bool  // "success" (default false)
 	ContentType string // "contentType" (defaults to the form's)
@@ -192,6 +228,9 @@ type AdditionalResponse struct {
 }
 
 // Link is a TD 1.1 web link.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type Link struct {
 	Href       string  // "href" (required)
 	Type       string  // "type": media type hint
@@ -208,6 +247,9 @@ type Link struct {
 // nosec, auto, combo, basic, digest, apikey, bearer, psk, oauth2, or a
 // prefixed extension scheme (for example "ace:ACESecurityScheme"). Members
 // that do not belong to Scheme are left empty.
+//
+// Like all model types it is plain data: safe for concurrent reads, not
+// for concurrent mutation.
 type SecurityScheme struct {
 	Type          Strings       // "@type"
 	Scheme        string        // "scheme" (required)

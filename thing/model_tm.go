@@ -41,13 +41,15 @@ type Loader interface {
 	Load(ctx context.Context, uri string) ([]byte, error)
 }
 
-// LoaderFunc adapts a function to the Loader interface.
+// LoaderFunc adapts a function to the Loader interface. It is as safe for
+// concurrent use as the function is.
 type LoaderFunc func(ctx context.Context, uri string) ([]byte, error)
 
 // Load calls f.
 func (f LoaderFunc) Load(ctx context.Context, uri string) ([]byte, error) { return f(ctx, uri) }
 
-// MapLoader is a Loader over documents held in memory, keyed by URI.
+// MapLoader is a Loader over documents held in memory, keyed by URI. It
+// is safe for concurrent use as long as no one modifies the map.
 type MapLoader map[string][]byte
 
 // Load returns the document for uri, or an error matching ErrNotFound.
@@ -423,7 +425,8 @@ func mergeModel(parent, child *node) *node {
 	return out
 }
 
-// Instance tells Model.Instantiate how to make a Thing Description.
+// Instance tells Model.Instantiate how to make a Thing Description. It is
+// read, never modified, by Instantiate.
 // The zero value makes one with no optional affordances, values for no
 // placeholders (an error if the model has any), no Loader, a "nosec"
 // scheme if the model has none, and generated forms.

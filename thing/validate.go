@@ -11,7 +11,8 @@ import (
 )
 
 // Options adjusts parsing and validation. The zero value is the strict
-// TD 1.1 behaviour of Parse and Validate.
+// TD 1.1 behaviour of Parse and Validate. Options is a value; its methods
+// are safe for concurrent use.
 type Options struct {
 	// Lenient accepts a form "response" without "contentType". TD 1.1
 	// requires it, but deployed TDs (among them the WoT Discovery
