@@ -28,7 +28,7 @@ func (d *decoder) description(t *Description) {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch string(k) {
+		switch k {
 		case "@context":
 			if d.once(&seen, 0) {
 				d.context(&t.Context)
@@ -154,11 +154,11 @@ func (d *decoder) context(c *Context) {
 				for first := true; d.next(&first, '}'); {
 					k := d.key()
 					d.pushKey(k)
-					if _, dup := terms[string(k)]; dup {
+					if _, dup := terms[k]; dup {
 						d.failDup()
 						d.skip()
 					} else {
-						name := d.keyStr(k)
+						name := k
 						terms[name] = d.raw()
 					}
 					d.pop()
@@ -187,7 +187,7 @@ func (d *decoder) version() *VersionInfo {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch string(k) {
+		switch k {
 		case "instance":
 			if d.once(&seen, 0) {
 				v.Instance = d.str()
@@ -215,7 +215,7 @@ func (d *decoder) version() *VersionInfo {
 }
 
 // affordanceName checks a member name of properties, actions or events.
-func (d *decoder) affordanceName(k []byte) {
+func (d *decoder) affordanceName(k string) {
 	if d.model && isPlaceholder(k) {
 		d.fail("a member name must not be a placeholder")
 	}
@@ -233,10 +233,10 @@ func (d *decoder) properties() map[string]*Property {
 		k := d.key()
 		d.pushKey(k)
 		d.affordanceName(k)
-		if _, dup := m[string(k)]; dup {
+		if _, dup := m[k]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := d.keyStr(k); true {
+		} else if name := k; true {
 			if p := d.property(); p != nil {
 				m[name] = p
 			}
@@ -256,10 +256,10 @@ func (d *decoder) actions() map[string]*Action {
 		k := d.key()
 		d.pushKey(k)
 		d.affordanceName(k)
-		if _, dup := m[string(k)]; dup {
+		if _, dup := m[k]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := d.keyStr(k); true {
+		} else if name := k; true {
 			if a := d.action(); a != nil {
 				m[name] = a
 			}
@@ -279,10 +279,10 @@ func (d *decoder) events() map[string]*Event {
 		k := d.key()
 		d.pushKey(k)
 		d.affordanceName(k)
-		if _, dup := m[string(k)]; dup {
+		if _, dup := m[k]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := d.keyStr(k); true {
+		} else if name := k; true {
 			if e := d.event(); e != nil {
 				m[name] = e
 			}
@@ -330,7 +330,7 @@ func (d *decoder) property() *Property {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch string(k) {
+		switch k {
 		case "forms":
 			if d.once(&seen, bitForms) {
 				p.Forms = d.forms()
@@ -364,7 +364,7 @@ func (d *decoder) action() *Action {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch string(k) {
+		switch k {
 		case "@type":
 			if d.once(&seen, 0) {
 				d.strs(&a.Type)
@@ -433,7 +433,7 @@ func (d *decoder) event() *Event {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch string(k) {
+		switch k {
 		case "@type":
 			if d.once(&seen, 0) {
 				d.strs(&e.Type)
@@ -512,8 +512,8 @@ func (d *decoder) schema() *DataSchema {
 // (contentEncoding and contentMediaType of a property, properties of any
 // data schema); a wrong type there is still an error, marked as a rule
 // beyond the schema.
-func (d *decoder) schemaMember(s *DataSchema, k []byte, seen *uint64, property bool) bool {
-	switch string(k) {
+func (d *decoder) schemaMember(s *DataSchema, k string, seen *uint64, property bool) bool {
+	switch k {
 	case "@type":
 		if d.once(seen, 0) {
 			d.strs(&s.AtType)
@@ -702,10 +702,10 @@ func (d *decoder) schemaMap() map[string]*DataSchema {
 		k := d.key()
 		d.pushKey(k)
 		d.affordanceName(k)
-		if _, dup := m[string(k)]; dup {
+		if _, dup := m[k]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := d.keyStr(k); true {
+		} else if name := k; true {
 			if s := d.schema(); s != nil {
 				m[name] = s
 			}
@@ -742,7 +742,7 @@ func (d *decoder) form(f *Form) {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch string(k) {
+		switch k {
 		case "href":
 			if d.once(&seen, 0) {
 				f.Href = d.str()
@@ -799,7 +799,7 @@ func (d *decoder) response() *ExpectedResponse {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch string(k) {
+		switch k {
 		case "contentType":
 			if d.once(&seen, 0) {
 				r.ContentType = d.str()
@@ -838,7 +838,7 @@ func (d *decoder) additionalResponse() (r AdditionalResponse, ok bool) {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch string(k) {
+		switch k {
 		case "success":
 			if d.once(&seen, 0) {
 				r.Success = d.optBool()
@@ -885,7 +885,7 @@ func (d *decoder) link() (l Link, ok bool) {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch string(k) {
+		switch k {
 		case "href":
 			if d.once(&seen, 0) {
 				l.Href = d.str()
@@ -942,10 +942,10 @@ func (d *decoder) securityDefinitions() map[string]*SecurityScheme {
 		k := d.key()
 		d.pushKey(k)
 		d.affordanceName(k)
-		if _, dup := m[string(k)]; dup {
+		if _, dup := m[k]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := d.keyStr(k); true {
+		} else if name := k; true {
 			if s := d.securityScheme(); s != nil {
 				m[name] = s
 			}
@@ -969,7 +969,7 @@ func (d *decoder) securityScheme() *SecurityScheme {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch string(k) {
+		switch k {
 		case "@type":
 			if d.once(&seen, 0) {
 				d.strs(&s.Type)
@@ -1018,8 +1018,8 @@ func (d *decoder) securityScheme() *SecurityScheme {
 
 // member returns the seen-bit of a scheme-specific member and, for string
 // members, where it goes; bit 0 means k is not one.
-func (s *SecurityScheme) member(k []byte) (bit uint, dst *string) {
-	switch string(k) {
+func (s *SecurityScheme) member(k string) (bit uint, dst *string) {
+	switch k {
 	case "in":
 		return 8, &s.In
 	case "name":

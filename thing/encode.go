@@ -731,7 +731,7 @@ func (s *SecurityScheme) terms() map[string]bool {
 	m := termsSchemeCommon
 	var extra []string
 	for _, name := range [...]string{"in", "name", "qop", "authorization", "alg", "format", "identity", "token", "refresh", "flow"} {
-		bit, dst := s.member([]byte(name))
+		bit, dst := s.member(name)
 		if *dst != "" || s.present&(1<<bit) != 0 {
 			extra = append(extra, name)
 		}

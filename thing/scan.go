@@ -1,12 +1,12 @@
 package thing
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math"
 	"math/bits"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -42,8 +42,8 @@ type decoder struct {
 	path    []seg
 	errs    []error
 	scratch []byte   // unescaped string (valid until the next string read)
-	keys    [][]byte // member names of the objects being skipped (duplicate detection)
-	escKeys [][]byte // member names with escapes on the current path
+	keys    []string // member names of the objects being skipped (duplicate detection)
+	escKeys []string // member names with escapes on the current path
 
 	// Strings are substrings of one copy of the input (src), and raw
 	// extension values slices of another (rawCopy), so that decoding a
@@ -132,7 +132,7 @@ func (d *decoder) pointer() string {
 		case s.isIndex:
 			b = strconv.AppendInt(b, int64(s.index), 10)
 		case s.start < 0:
-			b = appendPointerToken(b, d.escKeys[-s.start-1])
+			b = appendPointerToken(b, []byte(d.escKeys[-s.start-1]))
 		default:
 			b = appendPointerToken(b, d.data[s.start:s.end])
 		}
@@ -155,7 +155,7 @@ func appendPointerToken(b []byte, tok []byte) []byte {
 }
 
 // pushKey adds the member name just read by key (k) to the path.
-func (d *decoder) pushKey(k []byte) {
+func (d *decoder) pushKey(k string) {
 	if d.keyEsc {
 		d.escKeys = append(d.escKeys, k)
 		d.path = append(d.path, seg{start: -len(d.escKeys), end: -1})
@@ -310,15 +310,19 @@ func (d *decoder) next(first *bool, end byte) bool {
 	return false
 }
 
-// key reads a member name and the colon after it. The returned bytes are
-// valid until the next string is read unless copy is true.
-func (d *decoder) key() []byte {
+// key reads a member name and the colon after it. The name is a substring
+// of the input's string copy, so reading it does not allocate (unless it
+// has escapes).
+func (d *decoder) key() string {
 	if d.peek() != '"' {
 		d.syntax("invalid character " + quoteChar(d.data[d.pos]) + " looking for beginning of object key string")
 	}
-	k, esc := d.rawString()
+	b, esc := d.rawString()
+	var k string
 	if esc {
-		k = append([]byte(nil), k...)
+		k = string(b)
+	} else {
+		k = d.source()[d.lastS:d.lastE]
 	}
 	d.keyS, d.keyE, d.keyEsc = d.lastS, d.lastE, esc
 	if d.peek() != ':' {
@@ -343,15 +347,6 @@ func (d *decoder) lastStr(b []byte) string {
 		return string(b)
 	}
 	return d.source()[d.lastS:d.lastE]
-}
-
-// keyStr returns the last member name read (k) as a Go string. Call it
-// before decoding the member's value.
-func (d *decoder) keyStr(k []byte) string {
-	if d.keyEsc || len(k) == 0 {
-		return string(k)
-	}
-	return d.source()[d.keyS:d.keyE]
 }
 
 // rawString reads a JSON string at d.pos (which must be '"') and returns
@@ -696,8 +691,8 @@ func (d *decoder) skip() {
 			k := d.key()
 			var dup bool
 			if set != nil {
-				_, dup = set[string(k)]
-				set[string(k)] = struct{}{}
+				_, dup = set[k]
+				set[k] = struct{}{}
 			} else {
 				dup = d.seenKey(base, k)
 				if !dup {
@@ -705,7 +700,7 @@ func (d *decoder) skip() {
 					if len(d.keys)-base > 16 {
 						set = make(map[string]struct{}, 64)
 						for _, x := range d.keys[base:] {
-							set[string(x)] = struct{}{}
+							set[x] = struct{}{}
 						}
 					}
 				}
@@ -734,9 +729,9 @@ func (d *decoder) skip() {
 	}
 }
 
-func (d *decoder) seenKey(base int, k []byte) bool {
+func (d *decoder) seenKey(base int, k string) bool {
 	for _, s := range d.keys[base:] {
-		if string(s) == string(k) {
+		if s == k {
 			return true
 		}
 	}
@@ -783,7 +778,7 @@ func (d *decoder) placeholder() bool {
 	}
 	save := d.pos
 	b, _ := d.rawString()
-	if isPlaceholder(b) {
+	if isPlaceholder(d.lastStr(b)) {
 		return true
 	}
 	d.pos = save
@@ -899,10 +894,10 @@ func (d *decoder) multiLanguage() MultiLanguage {
 		if d.model && isPlaceholder(k) {
 			d.fail("a member name must not be a placeholder")
 		}
-		if _, dup := m[string(k)]; dup {
+		if _, dup := m[k]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := d.keyStr(k); true {
+		} else if name := k; true {
 			if v, ok := d.text(); ok {
 				m[name] = v
 			}
@@ -913,11 +908,11 @@ func (d *decoder) multiLanguage() MultiLanguage {
 }
 
 // extension stores an unknown member verbatim.
-func (d *decoder) extension(m *map[string]json.RawMessage, k []byte) {
+func (d *decoder) extension(m *map[string]json.RawMessage, k string) {
 	if *m == nil {
 		*m = make(map[string]json.RawMessage, 2)
 	}
-	if _, dup := (*m)[string(k)]; dup {
+	if _, dup := (*m)[k]; dup {
 		d.failDup()
 		d.skip()
 		return
@@ -925,7 +920,7 @@ func (d *decoder) extension(m *map[string]json.RawMessage, k []byte) {
 	if d.model && isPlaceholder(k) {
 		d.fail("a member name must not be a placeholder")
 	}
-	name := d.keyStr(k)
+	name := k
 	(*m)[name] = d.raw()
 }
 
@@ -940,11 +935,11 @@ func (d *decoder) value() any {
 		for first := true; d.next(&first, '}'); {
 			k := d.key()
 			d.pushKey(k)
-			if _, dup := m[string(k)]; dup {
+			if _, dup := m[k]; dup {
 				d.failDup()
 				d.skip()
 			} else {
-				name := d.keyStr(k)
+				name := k
 				m[name] = d.value()
 			}
 			d.pop()
@@ -982,7 +977,7 @@ func (d *decoder) value() any {
 // printable ASCII characters, "}}". It runs in linear time: within each
 // run of printable characters it is enough that the first "{{" comes
 // before the last "}}" with something in between.
-func isPlaceholder(s []byte) bool {
+func isPlaceholder(s string) bool {
 	for i := 0; i < len(s); {
 		if s[i] < ' ' || s[i] > '~' {
 			i++
@@ -993,8 +988,8 @@ func isPlaceholder(s []byte) bool {
 			j++
 		}
 		run := s[i:j]
-		if open := bytes.Index(run, []byte("{{")); open >= 0 {
-			if close := bytes.LastIndex(run, []byte("}}")); close >= open+3 {
+		if open := strings.Index(run, "{{"); open >= 0 {
+			if close := strings.LastIndex(run, "}}"); close >= open+3 {
 				return true
 			}
 		}

@@ -689,12 +689,12 @@ func (s *Schema) walk(d *decoder, errs *[]error) {
 		for first := true; d.next(&first, '}'); {
 			k := d.key()
 			for i, r := range s.required {
-				if r == string(k) {
+				if r == k {
 					have[i] = true
 				}
 			}
 			d.pushKey(k)
-			sub := s.props[string(k)]
+			sub := s.props[k]
 			if sub == nil {
 				d.skip()
 			} else {

@@ -11,12 +11,12 @@ func TestIsPlaceholder(t *testing.T) {
 		"{{A}": false, "A}}": false, "{{\x01}}": false, "{{a\n}}": false, "}}{{a": false, "{{a}} {{": true,
 		"PLACEHOLDER": false, "{PLACEHOLDER}": false,
 	} {
-		if got := isPlaceholder([]byte(s)); got != want {
+		if got := isPlaceholder(s); got != want {
 			t.Errorf("isPlaceholder(%q) = %v, want %v", s, got, want)
 		}
 	}
 	// Linear time on hostile input (this would take minutes if quadratic).
-	long := []byte(strings.Repeat("{{", 1<<20))
+	long := strings.Repeat("{{", 1<<20)
 	if isPlaceholder(long) {
 		t.Error("no closing braces, yet a placeholder")
 	}

@@ -44,7 +44,7 @@ func (d *decoder) tree() *node {
 		for first := true; d.next(&first, '}'); {
 			k := d.key()
 			d.pushKey(k)
-			name := string(k)
+			name := k
 			var dup bool
 			if len(n.obj) >= 16 {
 				if names == nil {

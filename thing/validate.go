@@ -153,7 +153,7 @@ func (v *validator) warnf(msg string, extra ...string) {
 
 // ph reports whether s is a placeholder standing in for a value (Thing
 // Models only).
-func (v *validator) ph(s string) bool { return v.model && isPlaceholder([]byte(s)) }
+func (v *validator) ph(s string) bool { return v.model && isPlaceholder(s) }
 
 func (v *validator) description(t *Description) {
 	v.td = t
@@ -706,7 +706,7 @@ func (v *validator) links(links []Link) {
 			} else if hasSizes && !isSizes(l.Sizes) {
 				v.fail("must be a list of sizes like 16x16", "sizes")
 			}
-		case v.model && isPlaceholder([]byte(l.Rel)):
+		case v.model && isPlaceholder(l.Rel):
 			v.fail("must not be a placeholder", "rel")
 		default:
 			if hasSizes {
