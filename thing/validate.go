@@ -145,6 +145,21 @@ func (v *validator) failStrict(msg string, extra ...string) {
 	v.errs = append(v.errs, &ValidationError{Path: v.pointer(extra...), Msg: msg, strict: true})
 }
 
+// required reports a missing member, unless decoding already reported
+// that member (a value of the wrong type leaves the field empty too).
+func (v *validator) required(strict bool, name string) {
+	if v.warn {
+		return
+	}
+	p := v.pointer(name)
+	for _, e := range v.errs {
+		if ve, ok := e.(*ValidationError); ok && ve.Path == p {
+			return
+		}
+	}
+	v.errs = append(v.errs, &ValidationError{Path: p, Msg: "is required", strict: strict})
+}
+
 func (v *validator) warnf(msg string, extra ...string) {
 	if v.warn {
 		v.warns = append(v.warns, Warning{Path: v.pointer(extra...), Msg: msg})
@@ -166,7 +181,7 @@ func (v *validator) description(t *Description) {
 		v.failStrict("must be an absolute URI (RFC 3986)", "id")
 	}
 	if t.Title == "" && !v.model {
-		v.failStrict("is required", "title")
+		v.required(true, "title")
 	}
 	v.langs(t.Titles, "titles")
 	v.langs(t.Descriptions, "descriptions")
@@ -219,7 +234,7 @@ func (v *validator) context(c Context) {
 			// the TD context is not a TD.
 			v.failStrict("must not be empty", "@context")
 		} else {
-			v.fail("is required", "@context")
+			v.required(false, "@context")
 		}
 		return
 	}
@@ -414,7 +429,7 @@ func (v *validator) event(e *Event) {
 func (v *validator) affordanceForms(forms []Form) {
 	switch {
 	case forms == nil && !v.model:
-		v.fail("is required", "forms")
+		v.required(false, "forms")
 	case forms != nil && len(forms) == 0:
 		v.fail("must not be empty", "forms")
 	}
@@ -561,13 +576,13 @@ func (v *validator) security(t *Description) {
 	case len(t.Security.Values) == 0 && t.Security.Array:
 		v.fail("must not be empty", "security")
 	case len(t.Security.Values) == 0 && !v.model:
-		v.fail("is required", "security")
+		v.required(false, "security")
 	default:
 		v.securityNames(t.Security, "security")
 	}
 	switch {
 	case t.SecurityDefinitions == nil && !v.model:
-		v.fail("is required", "securityDefinitions")
+		v.required(false, "securityDefinitions")
 	case t.SecurityDefinitions != nil && len(t.SecurityDefinitions) == 0:
 		v.fail("must not be empty", "securityDefinitions")
 	}
@@ -603,7 +618,7 @@ func (v *validator) scheme(s *SecurityScheme) {
 	case "nosec", "auto", "combo", "basic", "digest", "apikey", "bearer", "psk", "oauth2":
 	case "":
 		if !v.model {
-			v.fail("is required", "scheme")
+			v.required(false, "scheme")
 		}
 		return
 	default:
