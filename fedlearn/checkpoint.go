@@ -19,7 +19,7 @@ import (
 const CheckpointFile = "fedlearn.ckpt"
 
 // maxCheckpointBytes bounds the size of a checkpoint file that is read.
-const maxCheckpointBytes = 4 << 30
+const maxCheckpointBytes = 1<<30 - 1 // fits an int on 32-bit boards too
 
 // Checkpoint layout (all integers little-endian or uvarint):
 //
@@ -107,7 +107,7 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 	if meta.Round < 0 {
 		return nil, fmt.Errorf("%w: round %d", ErrCheckpoint, meta.Round)
 	}
-	params, err := wire.Limits{MaxBytes: maxCheckpointBytes, MaxElements: 1 << 31}.DecodeTensor(nil, secs[1])
+	params, err := wire.Limits{MaxBytes: maxCheckpointBytes, MaxElements: maxCheckpointBytes / 4}.DecodeTensor(nil, secs[1])
 	if err != nil {
 		return nil, fmt.Errorf("%w: parameters: %w", ErrCheckpoint, err)
 	}

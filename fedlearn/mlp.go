@@ -70,7 +70,7 @@ func NewMLP(loss Loss, sizes ...int) (*MLP, error) {
 			n += sizes[i-1]*s + s
 		}
 	}
-	if n > 1<<31 {
+	if n > 1<<31-1 {
 		return nil, fmt.Errorf("%w: %d parameters is too many", ErrModel, n)
 	}
 	switch loss {

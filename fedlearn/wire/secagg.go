@@ -74,7 +74,7 @@ func appendRevealed(b []byte, rs []secagg.RevealedShare) []byte {
 func appendSecAgg(b []byte, m secagg.Message) ([]byte, error) {
 	switch m := m.(type) {
 	case *secagg.Begin:
-		if m.Length < 0 || m.Length > math.MaxUint32 || m.MaxClients < 0 || m.MaxClients > math.MaxUint32 {
+		if m.Length < 0 || uint64(m.Length) > math.MaxUint32 || m.MaxClients < 0 || uint64(m.MaxClients) > math.MaxUint32 {
 			return b, fmt.Errorf("%w: secagg Begin length %d, clients %d", ErrMalformed, m.Length, m.MaxClients)
 		}
 		if math.IsNaN(m.Clip) || math.IsInf(m.Clip, 0) {
@@ -90,7 +90,7 @@ func appendSecAgg(b []byte, m secagg.Message) ([]byte, error) {
 		b = append(b, m.EncKey[:]...)
 		return append(b, m.MaskKey[:]...), nil
 	case *secagg.Roster:
-		if m.Threshold < 0 || m.Threshold > math.MaxUint32 {
+		if m.Threshold < 0 || uint64(m.Threshold) > math.MaxUint32 {
 			return b, fmt.Errorf("%w: secagg threshold %d", ErrMalformed, m.Threshold)
 		}
 		b = binary.AppendUvarint(append(b, saRoster), uint64(m.Threshold))
