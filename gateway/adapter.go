@@ -51,10 +51,43 @@ type ActionInvoker interface {
 
 // EventSource is an optional Adapter capability for adapters that push
 // changes: property values, events, and things appearing or disappearing.
+//
+// The Server calls Subscribe before it first lists the adapter's things,
+// and applies a thing announcement that arrives while it lists after the
+// listing, so announcing a thing the Server serves already is harmless. To
+// close the last gap (a thing added after the listing was taken but before
+// Subscribe registered the sink), Subscribe should call Live on the sink
+// once it has registered it; see LiveSink.
 type EventSource interface {
 	// Subscribe delivers changes to sink until ctx is done, then returns.
 	// The Server calls it once per adapter, in a goroutine of its own.
 	Subscribe(ctx context.Context, sink Sink) error
+}
+
+// LiveSink is implemented by the Sink a Server passes to
+// EventSource.Subscribe. Use it by type assertion:
+//
+//	func (a *Adapter) Subscribe(ctx context.Context, sink gateway.Sink) error {
+//		a.register(sink) // from here on every change reaches sink
+//		if l, ok := sink.(gateway.LiveSink); ok {
+//			l.Live()
+//		}
+//		<-ctx.Done()
+//		...
+//	}
+//
+// Adapters that never call Live keep working: they are listed once, just
+// after Subscribe is called, which misses a thing added between that
+// listing and the moment Subscribe registers its sink (an adapter may close
+// that gap itself by announcing its current things when Subscribe starts).
+type LiveSink interface {
+	Sink
+	// Live tells the Server that every change from now on reaches the
+	// Sink. The Server lists the adapter's things again (calling Things
+	// before Live returns, so do not hold a lock Things needs) and applies
+	// announcements made meanwhile after that listing: from then on the
+	// Server's view of the adapter's things is exact.
+	Live()
 }
 
 // Sink receives what an EventSource pushes. The Server's Sink is safe for

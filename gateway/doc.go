@@ -86,7 +86,9 @@
 //   - EventSource: the adapter pushes property changes, events and things
 //     appearing or disappearing to the Sink it is given. Report changes the
 //     device makes on its own and those a write causes alike: the Server
-//     notifies observers once per distinct value.
+//     notifies observers once per distinct value. The Server subscribes
+//     before it lists the adapter's things; call Live on the Sink (a
+//     LiveSink) once it is registered, and no thing added meanwhile is lost.
 //   - Remover and Pairer: Server.RemoveThing and Server.StartPairing.
 //
 // Return errors wrapping ErrNotFound for unknown things or affordances (404);

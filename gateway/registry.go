@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,8 +24,27 @@ type adapterState struct {
 	pairer  Pairer
 
 	cancel  context.CancelFunc // ends Subscribe
+	subCtx  context.Context    // Subscribe's context (nil without a subscription)
 	done    chan struct{}      // closed when Subscribe returned (or never started)
 	removed atomic.Bool        // RemoveAdapter was called: its Sink ignores it
+
+	listMu sync.Mutex // serialises listings (Things calls) of this adapter
+
+	// annMu orders the adapter's thing announcements (ThingAdded,
+	// ThingRemoved) with its listings. While a listing is under way,
+	// announcements wait in pending (the last one per thing id) and are
+	// applied after the listing, so that a listing taken before a change
+	// never undoes it.
+	annMu   sync.Mutex
+	listing bool
+	pending map[string]announcement
+}
+
+// announcement is news about one thing: td added or changed, or (td nil)
+// the thing id removed.
+type announcement struct {
+	id string
+	td *thing.Description
 }
 
 func newAdapterState(a Adapter) *adapterState {
@@ -296,36 +316,30 @@ func (r *registry) owned(ad *adapterState) []*entry {
 	return out
 }
 
-// AddAdapter plugs a in: it lists a's things, serves them, and, when a is
-// an EventSource, subscribes to its changes until the adapter is removed or
-// the Server closes. Things whose description is unusable, or whose id
+// AddAdapter plugs a in: when a is an EventSource it subscribes to a's
+// changes (until the adapter is removed or the Server closes), then it
+// lists a's things and serves them. Subscribing first means a thing the
+// adapter adds while it is being listed is not lost: an announcement that
+// arrives during the listing is applied after it (see LiveSink for the
+// exact guarantee). Things whose description is unusable, or whose id
 // another adapter already serves, are left out and reported in the
 // returned error (wrapping ErrThingExists for duplicates); the others are
-// served. Adding the same adapter twice is a programmer error and panics.
+// served. When listing fails, the adapter is not kept. Adding the same
+// adapter twice is a programmer error and panics.
 //
 // An adapter value must be comparable (normally a pointer).
 func (s *Server) AddAdapter(ctx context.Context, a Adapter) error {
 	if a == nil {
 		panic("gateway: AddAdapter with a nil Adapter")
 	}
-	if s.closing.Load() {
-		return ErrClosed
-	}
+	st := newAdapterState(a)
 	s.mu.Lock()
-	for _, st := range s.adapters {
-		if st.a == a {
+	for _, x := range s.adapters {
+		if x.a == a {
 			s.mu.Unlock()
 			panic("gateway: adapter added twice")
 		}
 	}
-	s.mu.Unlock()
-
-	tds, err := a.Things(ctx)
-	if err != nil {
-		return fmt.Errorf("gateway: listing things: %w", err)
-	}
-	st := newAdapterState(a)
-	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
 		return ErrClosed
@@ -333,15 +347,13 @@ func (s *Server) AddAdapter(ctx context.Context, a Adapter) error {
 	s.adapters = append(s.adapters, st)
 	s.mu.Unlock()
 
-	var errs []error
-	for _, td := range tds {
-		if err := s.addThing(st, td); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if st.source != nil {
+	if st.source == nil {
+		close(st.done)
+	} else {
 		sctx, cancel := context.WithCancel(s.ctx)
-		st.cancel = cancel
+		st.cancel, st.subCtx = cancel, sctx
+		// Hold announcements from the start: they may overtake the listing.
+		st.listing = true
 		if !s.spawn(func() {
 			defer close(st.done)
 			err := st.source.Subscribe(sctx, &adapterSink{s: s, ad: st})
@@ -351,11 +363,104 @@ func (s *Server) AddAdapter(ctx context.Context, a Adapter) error {
 		}) {
 			cancel()
 			close(st.done)
+			s.RemoveAdapter(a)
+			return ErrClosed
 		}
-	} else {
-		close(st.done)
+	}
+	if err := s.list(ctx, st); err != nil {
+		var le *listError
+		if errors.As(err, &le) {
+			s.RemoveAdapter(a)
+			return le.err
+		}
+		return err
+	}
+	return nil
+}
+
+// listError is a failed Things call, as opposed to things that could not
+// be served.
+type listError struct{ err error }
+
+func (e *listError) Error() string { return e.err.Error() }
+func (e *listError) Unwrap() error { return e.err }
+
+// list calls st's Things and brings the Server in line with it: new things
+// appear, changed ones are replaced (closing their streams), vanished ones
+// disappear. Announcements made meanwhile are applied afterwards, so the
+// result is the same however the listing and announcements interleave.
+// Listing is idempotent: an unchanged thing is left alone.
+func (s *Server) list(ctx context.Context, st *adapterState) error {
+	st.listMu.Lock()
+	defer st.listMu.Unlock()
+	st.annMu.Lock()
+	st.listing = true
+	st.annMu.Unlock()
+
+	tds, err := st.a.Things(ctx)
+
+	st.annMu.Lock()
+	defer st.annMu.Unlock()
+	defer func() {
+		// Then the announcements that arrived meanwhile, in id order.
+		ids := slices.Sorted(maps.Keys(st.pending))
+		for _, id := range ids {
+			s.apply(st, st.pending[id])
+		}
+		st.pending = nil
+		st.listing = false
+	}()
+	if err != nil {
+		return &listError{fmt.Errorf("gateway: listing things: %w", err)}
+	}
+	if st.removed.Load() {
+		return nil
+	}
+	var errs []error
+	seen := make(map[string]bool, len(tds))
+	for _, td := range tds {
+		if td != nil {
+			seen[td.ID] = true
+		}
+		if err := s.addThing(st, td); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, e := range s.reg.owned(st) {
+		if !seen[e.id] {
+			s.dropThing(e.id, st)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// announce applies news about one of st's things now, or after the
+// listing under way.
+func (s *Server) announce(st *adapterState, a announcement) {
+	st.annMu.Lock()
+	defer st.annMu.Unlock()
+	if st.listing {
+		if st.pending == nil {
+			st.pending = make(map[string]announcement)
+		}
+		st.pending[a.id] = a // a later announcement supersedes an earlier one
+		return
+	}
+	s.apply(st, a)
+}
+
+// apply applies an announcement. st.annMu is held.
+func (s *Server) apply(st *adapterState, a announcement) {
+	if a.td == nil {
+		s.dropThing(a.id, st)
+		return
+	}
+	if s.closing.Load() || st.removed.Load() {
+		return
+	}
+	if err := s.addThing(st, a.td); err != nil {
+		s.log.Warn("gateway: thing not added", "err", err)
+	}
 }
 
 // RemoveAdapter unplugs a: its subscription is cancelled (RemoveAdapter
@@ -375,7 +480,11 @@ func (s *Server) RemoveAdapter(a Adapter) bool {
 	if st == nil {
 		return false
 	}
+	// Under annMu, so that no announcement or listing applied later can
+	// bring one of its things back.
+	st.annMu.Lock()
 	st.removed.Store(true)
+	st.annMu.Unlock()
 	if st.cancel != nil {
 		st.cancel()
 	}
@@ -396,24 +505,8 @@ func (s *Server) Refresh(ctx context.Context) error {
 	s.mu.Unlock()
 	var errs []error
 	for _, st := range ads {
-		tds, err := st.a.Things(ctx)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("gateway: listing things: %w", err))
-			continue
-		}
-		seen := make(map[string]bool, len(tds))
-		for _, td := range tds {
-			if td != nil {
-				seen[td.ID] = true
-			}
-			if err := s.addThing(st, td); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		for _, e := range s.reg.owned(st) {
-			if !seen[e.id] {
-				s.dropThing(e.id, st)
-			}
+		if err := s.list(ctx, st); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -481,7 +574,7 @@ func (s *Server) RemoveThing(ctx context.Context, id string) error {
 	if err := e.ad.remover.RemoveThing(ctx, id); err != nil {
 		return err
 	}
-	s.dropThing(id, e.ad)
+	s.announce(e.ad, announcement{id: id})
 	return nil
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"sync"
 	"time"
@@ -16,7 +17,7 @@ type adapterSink struct {
 	ad *adapterState
 }
 
-var _ Sink = (*adapterSink)(nil)
+var _ LiveSink = (*adapterSink)(nil)
 
 func (k *adapterSink) entry(id string) *entry {
 	e := k.s.reg.get(id)
@@ -45,16 +46,25 @@ func (k *adapterSink) Event(thingID, name string, data any) {
 }
 
 func (k *adapterSink) ThingAdded(td *thing.Description) {
-	if k.s.closing.Load() || k.ad.removed.Load() {
+	if td == nil {
+		k.s.log.Warn("gateway: thing not added", "err", "nil Thing Description")
 		return
 	}
-	if err := k.s.addThing(k.ad, td); err != nil {
-		k.s.log.Warn("gateway: thing not added", "err", err)
-	}
+	k.s.announce(k.ad, announcement{id: td.ID, td: td})
 }
 
 func (k *adapterSink) ThingRemoved(thingID string) {
-	k.s.dropThing(thingID, k.ad)
+	k.s.announce(k.ad, announcement{id: thingID})
+}
+
+// Live implements LiveSink: it lists the adapter's things again, now that
+// every later change reaches the Sink.
+func (k *adapterSink) Live() {
+	ctx, cancel := context.WithTimeout(k.ad.subCtx, k.s.cfg.DeviceTimeout)
+	defer cancel()
+	if err := k.s.list(ctx, k.ad); err != nil && ctx.Err() == nil {
+		k.s.log.Warn("gateway: listing things after subscribing", "err", err)
+	}
 }
 
 // propertyChanged records a property's new value and tells its observers,

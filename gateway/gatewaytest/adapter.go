@@ -232,13 +232,17 @@ func (a *Adapter) InvokeAction(ctx context.Context, thingID, name string, input 
 	return f(ctx, input)
 }
 
-// Subscribe implements gateway.EventSource.
+// Subscribe implements gateway.EventSource. It calls Live when the sink is
+// a gateway.LiveSink, once the sink receives every change.
 func (a *Adapter) Subscribe(ctx context.Context, sink gateway.Sink) error {
 	a.mu.Lock()
 	id := a.nextID
 	a.nextID++
 	a.sinks[id] = sink
 	a.mu.Unlock()
+	if l, ok := sink.(gateway.LiveSink); ok {
+		l.Live()
+	}
 	<-ctx.Done()
 	a.mu.Lock()
 	delete(a.sinks, id)
