@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -315,5 +316,60 @@ func TestMarshalRejectsCollidingExtension(t *testing.T) {
 	td.Properties["p"].Extensions = map[string]json.RawMessage{"x:y": json.RawMessage(`[1]`)}
 	if _, err := json.Marshal(td); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestParseOwnsItsMemory checks that a parsed Description shares no memory
+// with the caller's input (which the caller may reuse) and that values
+// carved from shared blocks cannot overwrite each other.
+func TestParseOwnsItsMemory(t *testing.T) {
+	data := typicalTD(t)
+	td, err := thing.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range data {
+		data[i] = 'x'
+	}
+	got, err := json.Marshal(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("overwriting the input changed the parsed Description")
+	}
+
+	// Appending to one extension value or string list must not show up
+	// in another.
+	var forms []thing.Form
+	for _, name := range slices.Sorted(maps.Keys(td.Properties)) {
+		forms = append(forms, td.Properties[name].Forms...)
+	}
+	var exts []json.RawMessage
+	for _, f := range forms {
+		if m, ok := f.Extensions["htv:methodName"]; ok {
+			exts = append(exts, m)
+		}
+	}
+	if len(exts) < 2 {
+		t.Fatalf("typical TD has %d htv:methodName extensions, want several", len(exts))
+	}
+	for i := range exts {
+		_ = append(exts[i], "!!!!"...)
+	}
+	for i, f := range forms {
+		_ = append(f.Op.Values, "clobbered")
+		forms[i] = f
+	}
+	got, err = json.Marshal(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("appending to a parsed value changed its neighbours")
 	}
 }

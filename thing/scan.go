@@ -51,12 +51,12 @@ type decoder struct {
 	keys    []string // member names of the objects being skipped (duplicate detection)
 	escKeys []string // member names with escapes on the current path
 
-	// Strings are substrings of one copy of the input (src), and raw
-	// extension values slices of another (rawCopy), so that decoding a
-	// document costs two allocations for all its text instead of one per
-	// string. Both copies are made on first use.
+	// Strings are substrings of one copy of the input (src), made on
+	// first use, so that decoding a document costs one allocation for all
+	// its text instead of one per string. Raw extension values are copied
+	// into rawBuf, a few blocks shared by all of them.
 	src          string
-	rawCopy      []byte
+	rawBuf       []byte
 	lastS, lastE int  // span of the last string read, when not escaped
 	lastEsc      bool // the last string read was escaped (its bytes are in scratch)
 	keyS, keyE   int  // same for the last member name
@@ -744,15 +744,20 @@ func (d *decoder) seenKey(base int, k string) bool {
 	return false
 }
 
-// raw consumes one value and returns a copy of its bytes.
+// raw consumes one value and returns a copy of its bytes. The copies
+// share blocks; each has capacity equal to its length, so appending to one
+// reallocates rather than overwriting a neighbour.
 func (d *decoder) raw() json.RawMessage {
 	d.ws()
 	start := d.pos
 	d.skip()
-	if d.rawCopy == nil {
-		d.rawCopy = append([]byte(nil), d.data...)
+	n := d.pos - start
+	if cap(d.rawBuf)-len(d.rawBuf) < n {
+		d.rawBuf = make([]byte, 0, max(n, min(2*cap(d.rawBuf), 4096), 256))
 	}
-	return json.RawMessage(d.rawCopy[start:d.pos:d.pos])
+	i := len(d.rawBuf)
+	d.rawBuf = append(d.rawBuf, d.data[start:d.pos]...)
+	return json.RawMessage(d.rawBuf[i : i+n : i+n])
 }
 
 // str reads a string value, recording a type error for anything else.
