@@ -1,0 +1,162 @@
+// Browser test of the holiday-home example, in real Chromium driven by
+// playwright-core (which downloads no browser: it drives the one at
+// $CHROMIUM). TestBrowser in ../browser_test.go starts the resort and runs
+// this script; run by hand with those variables set:
+//
+//   HH_CHECKIN      the guest app's check-in link for home 1 (on this machine)
+//   HH_RELAY        the same link through the resort's relay
+//   HH_DASHBOARD    the owner's dashboard login link
+//   HH_SHOTS        where to save screenshots
+//   CHROMIUM        the browser, /usr/bin/chromium by default
+//
+// It checks in, toggles a light and reads it back through the gateway's
+// API, approves EnergySaver on the home's consent page, withdraws that
+// consent in the consent centre and watches EnergySaver lose access, then
+// reloads offline and sees the stale view, and finally uses the app
+// through the relay.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const env = (k, d) => {
+  const v = process.env[k] || d;
+  if (!v) { console.error(`browser test: ${k} is not set`); process.exit(2); }
+  return v;
+};
+const checkin = env('HH_CHECKIN');
+const relayCheckin = env('HH_RELAY');
+const dashboard = env('HH_DASHBOARD');
+const shots = env('HH_SHOTS');
+const executablePath = env('CHROMIUM', '/usr/bin/chromium');
+fs.mkdirSync(shots, { recursive: true });
+
+const LAMP = 'urn:hearth:home:living-room-light';
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hh-chromium-'));
+const ctx = await chromium.launchPersistentContext(userDataDir, {
+  executablePath,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+    '--no-first-run', '--disable-component-update', '--disable-sync'],
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: false,
+  locale: 'en-GB',
+  timezoneId: 'Europe/Amsterdam',
+});
+ctx.setDefaultTimeout(15000);
+const errors = [];
+let step = 'start';
+const page = ctx.pages()[0] || await ctx.newPage();
+page.on('pageerror', (e) => errors.push(`${step}: ${e.message}`));
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(shots, name), fullPage: false });
+  console.log(`  screenshot ${name}`);
+}
+function log(s) { step = s; console.log(`- ${s}`); }
+function check(cond, msg) { if (!cond) throw new Error(msg); }
+
+try {
+  log('check in with the code from the key card');
+  await page.goto(checkin);
+  await page.waitForSelector('input#code');
+  await shot('01-checkin.png');
+  await page.click('button[type=submit]');
+  await page.waitForSelector(`.thing[data-id="${LAMP}"]`);
+  await page.waitForSelector('#conn.on'); // live updates connected
+  await shot('02-home.png');
+
+  log('toggle the living-room light and read it back through the API');
+  const sw = page.locator(`.thing[data-id="${LAMP}"] .switch`);
+  const before = await sw.getAttribute('aria-checked');
+  await sw.click();
+  const want = before !== 'true';
+  await page.waitForFunction(([id, v]) => {
+    const s = document.querySelector(`.thing[data-id="${id}"] .switch`);
+    return s && s.getAttribute('aria-checked') === String(v);
+  }, [LAMP, want]);
+  const viaAPI = await page.evaluate(async (id) => {
+    const t = await window.holidayHome.token();
+    const r = await fetch(`things/${id}/properties/on`, { headers: { Authorization: 'Bearer ' + t } });
+    return r.json();
+  }, LAMP);
+  check(viaAPI === want, `the gateway says the light is ${viaAPI}, want ${want}`);
+  await page.waitForFunction((id) => document.querySelector(`.thing[data-id="${id}"] [data-summary]`).textContent.startsWith('On'), LAMP);
+  await shot('03-light-on.png');
+
+  log('connect EnergySaver: approve on the home\'s consent page');
+  await page.goto(new URL('#apps', page.url()).href);
+  await page.waitForSelector('#connect-energysaver');
+  await shot('04-apps.png');
+  await page.click('#connect-energysaver');
+  await page.waitForSelector('button[value=approve]');
+  check(page.url().includes('/consent/authorize'), `expected the consent page, got ${page.url()}`);
+  await shot('05-consent-page.png');
+  await page.click('button[value=approve]');
+  await page.waitForURL(/\/apps\/energysaver\/$/);
+  await page.waitForSelector('.conn[data-status=connected] .big');
+  await page.waitForFunction(() => /\d/.test(document.querySelector('.conn[data-status=connected] [data-power]').textContent));
+  // The meter's energy count streams in over SSE through the relay.
+  await page.waitForFunction(() => /· [1-9]\d* updates/.test(document.querySelector('.conn[data-status=connected] .meta').textContent));
+  await shot('06-energysaver-connected.png');
+  const esURL = page.url();
+
+  log('withdraw EnergySaver\'s access in the consent centre');
+  await page.goto(new URL('./#privacy', checkin).href);
+  const card = page.locator('.grant[data-holder=energysaver].active');
+  await card.waitFor();
+  await card.locator('button[data-revoke]').click();
+  await page.waitForSelector('.grant[data-holder=energysaver].revoked');
+  await shot('07-consent-centre-withdrawn.png');
+
+  log('EnergySaver loses access at once');
+  await page.goto(esURL);
+  await page.waitForSelector('.conn[data-status=withdrawn]', { timeout: 10000 });
+  await shot('08-energysaver-withdrawn.png');
+
+  log('reload offline: the last known states, marked stale');
+  const app = new URL('./', checkin).href;
+  await page.goto(app);
+  await page.waitForSelector('#conn.on');
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.reload(); // now controlled by the service worker
+  await page.waitForSelector('#conn.on');
+  await page.waitForTimeout(700); // let the cache of states settle
+  await ctx.setOffline(true);
+  await page.reload();
+  await page.waitForSelector('body.stale #banner:not([hidden])');
+  const summary = await page.textContent(`.thing[data-id="${LAMP}"] [data-summary]`);
+  check(summary.startsWith(want ? 'On' : 'Off'), `offline view shows the light as "${summary}"`);
+  check(await page.locator('#conn.off').count() === 1, 'the status pill does not say offline');
+  await shot('09-offline-stale.png');
+  await ctx.setOffline(false);
+
+  log('away from home: the same app through the resort\'s relay');
+  await page.goto(relayCheckin);
+  await page.click('button[type=submit]');
+  await page.waitForSelector(`.thing[data-id="${LAMP}"]`);
+  await page.waitForFunction(() => document.querySelector('#conn').textContent.includes('via resort'));
+  await shot('10-via-relay.png');
+
+  log('the owner\'s dashboard (aggregates only)');
+  const owner = await ctx.newPage();
+  await owner.setViewportSize({ width: 1280, height: 900 });
+  await owner.goto(dashboard);
+  await owner.waitForSelector('#maint tr');
+  await owner.locator('#maint button').first().click();
+  await owner.waitForSelector('#maint .result.refused');
+  await owner.screenshot({ path: path.join(shots, '11-owner-dashboard.png'), fullPage: true });
+  console.log('  screenshot 11-owner-dashboard.png');
+  await owner.close();
+
+  check(errors.length === 0, 'page errors: ' + errors.join('; '));
+  console.log('browser test: PASS');
+} catch (e) {
+  console.error(`browser test: FAIL at "${step}": ${e.message}`);
+  try { await shot('failure.png'); } catch (e2) { /* ignore */ }
+  process.exitCode = 1;
+} finally {
+  await ctx.close();
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,583 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"html"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-wot/hearth/consent"
+	"github.com/hearth-wot/hearth/thing"
+)
+
+// startResort runs the example in-process on free loopback ports, with its
+// data under a temporary directory, and stops it when the test ends.
+func startResort(t *testing.T, cfg config) *resort {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.RoundEvery == 0 {
+		cfg.RoundEvery = time.Hour
+	}
+	if testing.Verbose() {
+		cfg.Out = testWriter{t}
+	}
+	ready := make(chan *resort, 1)
+	cfg.ready = func(rs *resort) { ready <- rs }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("run did not return within 20 s of cancellation")
+		}
+	})
+	select {
+	case rs := <-ready:
+		return rs
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(90 * time.Second):
+		t.Fatal("the resort did not start within 90 s")
+	}
+	return nil
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// eventually polls cond until it holds or the wait runs out.
+func eventually(t *testing.T, wait time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", wait, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// browser is an HTTP client with cookies, as a guest's phone.
+type browser struct {
+	t  *testing.T
+	hc *http.Client
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+func (b *browser) do(method, u, contentType string, body io.Reader, token string) (*http.Response, []byte) {
+	b.t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, data
+}
+
+func (b *browser) get(u string) (int, []byte) {
+	resp, data := b.do("GET", u, "", nil, "")
+	return resp.StatusCode, data
+}
+
+func (b *browser) postJSON(u string, v any) (int, []byte) {
+	j, _ := json.Marshal(v)
+	resp, data := b.do("POST", u, "application/json", bytes.NewReader(j), "")
+	return resp.StatusCode, data
+}
+
+func (b *browser) postForm(u string, form url.Values) (*http.Response, []byte) {
+	return b.do("POST", u, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), "")
+}
+
+// bearer makes a request with a token and no cookies.
+func bearer(t *testing.T, u, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func decode[T any](t *testing.T, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("decoding %q: %v", b, err)
+	}
+	return v
+}
+
+// checkIn checks a guest in at base with code.
+func (b *browser) checkIn(base, code string) {
+	b.t.Helper()
+	resp, body := b.postForm(base+"checkin", url.Values{"code": {code}})
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`id="things"`)) {
+		b.t.Fatalf("check-in at %s: %s, want the app's page", base, resp.Status)
+	}
+}
+
+// formValue extracts a hidden input's value from a page.
+func formValue(t *testing.T, page []byte, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no %s field in the page:\n%s", name, page)
+	}
+	return html.UnescapeString(string(m[1]))
+}
+
+// TestStory walks the example's story over real HTTP on 127.0.0.1: a guest
+// checks in and consents, a third-party app reads, the owner is refused the
+// guest's usage history, the guest withdraws (the app's next request and
+// its open stream are refused), the home's federated-learning client stops
+// taking part when the guest withdraws that purpose, and the guest exports,
+// then erases, their data.
+func TestStory(t *testing.T) {
+	rs := startResort(t, config{Homes: 4, RoundEvery: 200 * time.Millisecond, DPNoise: 1, Onboard: true})
+	ctx := t.Context()
+	c, h1 := rs.cloud, rs.homes[0]
+	base := h1.localURL
+
+	// The smart plug onboarded at start is in home 1's directory.
+	if rs.plug == nil {
+		t.Fatal("no smart plug was onboarded at start")
+	}
+	if _, ok := h1.devices.Device(rs.plug.Thing); !ok {
+		t.Fatalf("onboarded plug %s is not among home 1's devices", rs.plug.Thing)
+	}
+
+	guest := newBrowser(t)
+	// Nothing without checking in: no app API, no gateway.
+	if code, _ := guest.get(base + "api/session"); code != http.StatusUnauthorized {
+		t.Fatalf("api/session before check-in: %d, want 401", code)
+	}
+	if code := bearer(t, base+"things", ""); code != http.StatusUnauthorized {
+		t.Fatalf("the gateway without a token: %d, want 401", code)
+	}
+	if resp, _ := guest.postForm(base+"checkin", url.Values{"code": {"1111-2222"}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("check-in with a wrong code: %s, want 401", resp.Status)
+	}
+
+	t.Log("check-in")
+	guest.checkIn(base, h1.checkin)
+	subject := h1.stay.subject()
+	code, body := guest.get(base + "api/token")
+	if code != http.StatusOK {
+		t.Fatalf("api/token: %d %s", code, body)
+	}
+	appToken := decode[struct {
+		AccessToken string `json:"access_token"`
+	}](t, body).AccessToken
+	if code := bearer(t, base+"things/"+livingLampID+"/properties/on", appToken); code != http.StatusOK {
+		t.Fatalf("the guest app reading a light: %d", code)
+	}
+	// The guest app works away from home too, through the relay.
+	away := h1.enroll.RemoteURL
+	if code := bearer(t, away+"things/"+livingLampID+"/properties/on", appToken); code != http.StatusOK {
+		t.Fatalf("the guest app reading a light through the relay: %d", code)
+	}
+
+	t.Log("the guest consents to the energy forecast and to EnergySaver")
+	if code, body := guest.postJSON(base+"api/forecast-consent", map[string]bool{"consent": true}); code != http.StatusOK {
+		t.Fatalf("forecast consent: %d %s", code, body)
+	}
+	code, page := guest.get(c.es.base + "connect?home=home-1&via=local")
+	if code != http.StatusOK || !bytes.Contains(page, []byte(`value="approve"`)) {
+		t.Fatalf("EnergySaver's connect did not lead to the consent page: %d\n%s", code, page)
+	}
+	resp, _ := guest.postForm(base+"consent/authorize", url.Values{
+		"request": {formValue(t, page, "request")}, "csrf": {formValue(t, page, "csrf")},
+		"decision": {"approve"}, "scope": {"0"},
+	})
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != esPath {
+		t.Fatalf("approving: %s at %s, want EnergySaver's page", resp.Status, resp.Request.URL)
+	}
+	conns := c.es.connections("home-1")
+	if len(conns) != 1 {
+		t.Fatalf("EnergySaver has %d connections to home 1, want 1", len(conns))
+	}
+	app := conns[0]
+	if !strings.Contains(app.base, "/homes/home-1/") {
+		t.Fatalf("EnergySaver reaches the home at %s, want through the relay", app.base)
+	}
+
+	t.Log("the third-party app reads and streams the meter")
+	if w, err := app.read(ctx, "power"); err != nil || w <= 0 {
+		t.Fatalf("EnergySaver reading the meter: %v W, %v", w, err)
+	}
+	eventually(t, 10*time.Second, "EnergySaver's stream of the meter delivers", func() bool {
+		s := app.snapshot()
+		return s.Streaming && s.Events > 0
+	})
+	esToken, err := app.ts.token(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It may read only what the guest allowed.
+	if code := bearer(t, app.base+"things/"+livingLampID+"/properties/on", esToken); code != http.StatusForbidden {
+		t.Fatalf("EnergySaver reading a light: %d, want 403", code)
+	}
+	// The home records the meter for it (purpose energy-insights keeps history).
+	historyURL := base + "api/history?thing=" + url.QueryEscape(meterID) + "&property=energy"
+	eventually(t, 10*time.Second, "history recorded under EnergySaver's consent", func() bool {
+		return len(historyValues(t, historyURL, esToken)) > 0
+	})
+
+	t.Log("the owner: maintenance yes, the guest's usage history no")
+	dev, err := c.readMaintenance(ctx, "home-1")
+	if err != nil || dev["heating mode"] == nil || dev["washing machine"] == nil {
+		t.Fatalf("maintenance read: %v, %v", dev, err)
+	}
+	for _, p := range []string{
+		"api/history?thing=" + url.QueryEscape(meterID) + "&property=power",
+		"api/history?thing=" + url.QueryEscape(meterID) + "&property=energy",
+		"things/" + meterID + "/properties/power",
+		"things/" + livingLampID + "/properties/on",
+		"things/urn:hearth:home:front-door/properties/open",
+	} {
+		if _, err := c.maintenanceGet(ctx, "home-1", p); !errors.Is(err, errForbidden) {
+			t.Errorf("the owner's maintenance token on %s: %v, want 403", p, err)
+		}
+	}
+	// Unless the guest grants it: a usage-review consent to the resort.
+	review, err := h1.ledger.Grant(ctx, consent.GrantRequest{
+		Subject: subject, Holder: resortClientID, Purpose: purposeReview,
+		Scopes: []consent.Scope{{Thing: meterID, Ops: []string{thing.OpReadProperty}, Names: []string{"energy"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reviewTok, err := h1.ledger.IssueTokens(ctx, review.ID, consent.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the resort reads history under the guest's usage-review consent", func() bool {
+		vals := historyValues(t, historyURL, string(reviewTok.AccessToken))
+		for _, v := range vals {
+			if v.GrantID != review.ID {
+				t.Fatalf("the resort's history holds a value of grant %s", v.GrantID)
+			}
+		}
+		return len(vals) > 0
+	})
+
+	t.Log("the guest withdraws EnergySaver's access in the consent centre")
+	code, body = guest.get(base + "consent/api/grants")
+	var esGrant consent.Grant
+	for _, g := range decode[struct{ Grants []consent.Grant }](t, body).Grants {
+		if g.Holder == energySaverID && g.Status == consent.StatusActive {
+			esGrant = g
+		}
+	}
+	if code != http.StatusOK || esGrant.ID == "" {
+		t.Fatalf("no active EnergySaver grant in the consent centre: %d %s", code, body)
+	}
+	if code, body := guest.postJSON(base+"consent/api/grants/"+esGrant.ID+"/revoke", struct{}{}); code != http.StatusNoContent {
+		t.Fatalf("revoking: %d %s", code, body)
+	}
+	revoked := time.Now()
+	// The app's next request is refused...
+	// (Its background loop may already have learned that the consent is
+	// gone: then the app does not even get a token for the request.)
+	if _, err := app.read(ctx, "power"); !errors.Is(err, errUnauthorized) && !errors.Is(err, errGrantGone) {
+		t.Fatalf("EnergySaver's next request after the revocation: %v, want 401", err)
+	}
+	if code := bearer(t, app.base+"things/"+meterID+"/properties/power", esToken); code != http.StatusUnauthorized {
+		t.Fatalf("EnergySaver's token through the relay after the revocation: %d, want 401", code)
+	}
+	// ...and its open stream is closed, at once.
+	eventually(t, 3*time.Second, "EnergySaver's open stream is closed and it knows access was withdrawn", func() bool {
+		s := app.snapshot()
+		return !s.Streaming && s.Status == "withdrawn"
+	})
+	t.Logf("stream closed and access withdrawn %v after the revocation", time.Since(revoked).Round(time.Millisecond))
+
+	t.Log("the home's FL client stops taking part when the guest withdraws")
+	eventually(t, 30*time.Second, "home 1 trained in a federated round", func() bool { return h1.fl.Stats().Trained > 0 })
+	if code, body := guest.postJSON(base+"api/forecast-consent", map[string]bool{"consent": false}); code != http.StatusOK {
+		t.Fatalf("withdrawing the forecast consent: %d %s", code, body)
+	}
+	trained, declined, round := h1.fl.Stats().Trained, h1.fl.Stats().Declined, c.fl.Round()
+	eventually(t, 30*time.Second, "two more rounds, in which home 1 declines", func() bool {
+		return c.fl.Round() >= round+2 && h1.fl.Stats().Declined > declined
+	})
+	if got := h1.fl.Stats().Trained; got > trained+1 { // one round may have been under way
+		t.Fatalf("home 1 trained %d more times after the guest withdrew", got-trained)
+	}
+	trained = h1.fl.Stats().Trained
+	round = c.fl.Round()
+	eventually(t, 30*time.Second, "another round", func() bool { return c.fl.Round() >= round+1 })
+	if got := h1.fl.Stats().Trained; got != trained {
+		t.Fatalf("home 1 kept training after the guest withdrew: %d, then %d", trained, got)
+	}
+	last := c.fl.History()[len(c.fl.History())-1]
+	if !last.Released() || last.Declined < 1 || last.Epsilon <= 0 {
+		t.Fatalf("last round: %+v, want a released aggregate, home 1 declining, ε accounted", last)
+	}
+
+	t.Log("export")
+	code, body = guest.get(base + "consent/api/export")
+	if code != http.StatusOK {
+		t.Fatalf("export: %d %s", code, body)
+	}
+	var exp consent.Export
+	if err := json.Unmarshal(body, &exp); err != nil {
+		t.Fatal(err)
+	}
+	if exp.Subject != subject {
+		t.Fatalf("export of %q, want %q", exp.Subject, subject)
+	}
+	holders := map[string]consent.Status{}
+	for _, g := range exp.Grants {
+		if g.Subject != subject {
+			t.Fatalf("export holds another subject's grant: %+v", g)
+		}
+		holders[g.Holder] = g.Status
+	}
+	for h, st := range map[string]consent.Status{
+		guestAppID: consent.StatusActive, energySaverID: consent.StatusRevoked,
+		forecastClientID: consent.StatusRevoked, resortClientID: consent.StatusActive,
+	} {
+		if holders[h] != st {
+			t.Errorf("export: grant to %s is %q, want %q", h, holders[h], st)
+		}
+	}
+	events := map[string]int{}
+	for _, e := range exp.Audit {
+		events[e.Entry.Event]++
+		if e.Entry.Subject == subject {
+			t.Errorf("an audit entry names the subject in clear: %+v", e.Entry)
+		}
+	}
+	if events[consent.EventGrant] < 4 || events[consent.EventRevoke] < 2 || events[consent.EventIssue] < 1 {
+		t.Errorf("export's audit entries: %v, want the grants, issues and revocations", events)
+	}
+	var hist struct {
+		History []struct {
+			Purpose, Thing, Property string
+		}
+	}
+	if err := json.Unmarshal(exp.Data["history"], &hist); err != nil {
+		t.Fatalf("export's history: %v (%s)", err, exp.Data["history"])
+	}
+	purposesSeen := map[string]bool{}
+	for _, v := range hist.History {
+		if v.Thing != meterID {
+			t.Errorf("history of %s/%s: only the meter was consented to", v.Thing, v.Property)
+		}
+		purposesSeen[v.Purpose] = true
+	}
+	if !purposesSeen[purposeInsights] || !purposesSeen[purposeReview] {
+		t.Errorf("export's history covers purposes %v, want %s and %s", purposesSeen, purposeInsights, purposeReview)
+	}
+	var stay stayRecord
+	if err := json.Unmarshal(exp.Data["stay"], &stay); err != nil || stay.Subject != subject || stay.CheckIns < 1 {
+		t.Errorf("export's stay record: %+v, %v", stay, err)
+	}
+
+	t.Log("erase")
+	if code, body := guest.postJSON(base+"consent/api/erase", map[string]bool{"confirm": true}); code != http.StatusNoContent {
+		t.Fatalf("erase: %d %s", code, body)
+	}
+	if gs := h1.ledger.Grants(consent.GrantFilter{Subject: subject}); len(gs) != 0 {
+		t.Errorf("after erasure the ledger holds %d grants of the guest", len(gs))
+	}
+	if b, err := h1.history.ExportSubject(ctx, subject); err != nil || bytes.Contains(b, []byte(meterID)) {
+		t.Errorf("after erasure the history still holds %s (%v)", b, err)
+	}
+	if h1.stay.subject() == subject {
+		t.Error("after erasure the home still keeps the guest's stay")
+	}
+	if code, _ := guest.get(base + "api/session"); code != http.StatusUnauthorized {
+		t.Errorf("the guest's session after erasure: %d, want 401", code)
+	}
+	if code := bearer(t, base+"things/"+livingLampID+"/properties/on", appToken); code != http.StatusUnauthorized {
+		t.Errorf("the guest app's token after erasure: %d, want 401", code)
+	}
+	if code := bearer(t, historyURL, string(reviewTok.AccessToken)); code != http.StatusUnauthorized {
+		t.Errorf("the resort's usage-review token after erasure: %d, want 401", code)
+	}
+	if h1.forecastConsent(ctx) {
+		t.Error("the forecast consent stands after erasure")
+	}
+	// Nothing on the home's disk names the guest any more: the ledger
+	// compacted its store and the audit log holds only pseudonyms.
+	filepath.WalkDir(h1.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte(subject)) {
+			t.Errorf("%s still holds the erased guest's id", p)
+		}
+		return nil
+	})
+	// A new stay can begin.
+	newGuest := newBrowser(t)
+	newGuest.checkIn(base, h1.checkin)
+	if h1.stay.subject() == subject {
+		t.Error("the next check-in reuses the erased pseudonym")
+	}
+}
+
+type historyValue struct {
+	GrantID string          `json:"grant"`
+	Value   json.RawMessage `json:"value"`
+}
+
+// historyValues reads the home's history endpoint with a token.
+func historyValues(t *testing.T, u, token string) []historyValue {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("history: %s %s", resp.Status, b)
+	}
+	var v struct{ Values []historyValue }
+	json.NewDecoder(resp.Body).Decode(&v)
+	return v.Values
+}
+
+// TestDenyConsent: a guest who says no gives the app nothing.
+func TestDenyConsent(t *testing.T) {
+	rs := startResort(t, config{Homes: 1})
+	c, h1 := rs.cloud, rs.homes[0]
+	guest := newBrowser(t)
+	guest.checkIn(h1.localURL, h1.checkin)
+	_, page := guest.get(c.es.base + "connect?home=home-1&via=relay")
+	resp, _ := guest.postForm(h1.enroll.RemoteURL+"consent/authorize", url.Values{
+		"request": {formValue(t, page, "request")}, "csrf": {formValue(t, page, "csrf")}, "decision": {"deny"},
+	})
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != esPath {
+		t.Fatalf("denying: %s at %s", resp.Status, resp.Request.URL)
+	}
+	if n := len(c.es.connections("home-1")); n != 0 {
+		t.Fatalf("EnergySaver got %d connections from a denial", n)
+	}
+	if gs := h1.ledger.Grants(consent.GrantFilter{Holder: energySaverID}); len(gs) != 0 {
+		t.Fatalf("a denial recorded grants: %+v", gs)
+	}
+}
+
+// TestDurableAcrossRuns: the ledger and the stay survive a restart on the
+// same data directory.
+func TestDurableAcrossRuns(t *testing.T) {
+	dir := t.TempDir()
+	var subject, grant string
+	func() {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		rs := make(chan *resort, 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, config{Homes: 1, DataDir: dir, Host: "127.0.0.1", RoundEvery: time.Hour, ready: func(r *resort) { rs <- r }})
+		}()
+		r := <-rs
+		h := r.homes[0]
+		b := newBrowser(t)
+		b.checkIn(h.localURL, h.checkin)
+		if code, body := b.postJSON(h.localURL+"api/forecast-consent", map[string]bool{"consent": true}); code != http.StatusOK {
+			t.Fatalf("consent: %d %s", code, body)
+		}
+		subject, grant = h.stay.subject(), h.forecastGrant().ID
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}()
+	rs := startResort(t, config{Homes: 1, DataDir: dir})
+	h := rs.homes[0]
+	if h.stay.subject() != subject {
+		t.Fatalf("the stay's subject changed across runs: %s, then %s", subject, h.stay.subject())
+	}
+	if g := h.forecastGrant(); g == nil || g.ID != grant {
+		t.Fatalf("the forecast consent did not survive the restart: %+v", g)
+	}
+}
+
+// TestConfigErrors: bad flags are reported, all at once, before anything
+// starts.
+func TestConfigErrors(t *testing.T) {
+	for _, cfg := range []config{
+		{Homes: 0, RoundEvery: time.Second},
+		{Homes: 1, Home: 2, RoundEvery: time.Second},
+		{Homes: 1, Home: 1, CloudURL: "http://plain.example", RoundEvery: time.Second},
+		{Homes: 1, CloudOnly: true, Home: 1, CloudURL: "https://x.example", RoundEvery: time.Second},
+		{Homes: 1, RoundEvery: 0},
+		{Homes: 1, RoundEvery: time.Second, DPNoise: -1},
+	} {
+		if err := cfg.validate(); err == nil {
+			t.Errorf("%+v: no error", cfg)
+		}
+	}
+}
+
+// TestSafeNext: the post-check-in destination cannot leave the home.
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"consent/authorize?client_id=x": "consent/authorize?client_id=x",
+		"https://evil.example/":         "",
+		"//evil.example/consent/":       "",
+		"consent/../../x":               "",
+		"consent//evil.example":         "",
+		"api/token":                     "",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
