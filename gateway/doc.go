@@ -44,6 +44,12 @@
 // describe the real scheme: oauth2 (code flow) when Config.Security names the
 // endpoints, bearer otherwise.
 //
+// Every TD's @context opens with the TD 1.0 then the TD 1.1 context URI,
+// the backward-compatible form TD 1.1 allows, so TD 1.0 consumers accept
+// it too. Eclipse Thingweb node-wot consumes these TDs unmodified; the
+// interop test in gateway/internal/interop lists what it can and cannot do
+// (its SSE client sends no credentials).
+//
 // /.well-known/wot serves the directory's own TD (public: it holds no
 // personal data) and GET /things the Things API listing, sorted by id, with
 // ?offset= and ?limit= pagination and a Link rel="next" header.

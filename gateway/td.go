@@ -57,17 +57,27 @@ func (s *Server) security() (thing.Strings, map[string]*thing.SecurityScheme) {
 	}
 }
 
-// w3cContext puts the TD 1.1 context first and keeps the adapter's other
-// entries (such as the WebThings capability schema or prefixes).
+// tdContexts opens the @context of every TD the Server writes: the TD 1.0
+// context URI followed by the TD 1.1 one. TD 1.1 allows this form for
+// backward compatibility (its JSON Schema lists it beside the 1.1 URI
+// alone), and consumers that only know TD 1.0's context accept it: Eclipse
+// Thingweb node-wot 0.9 validates TDs with a 2021 draft schema that
+// rejects a TD whose @context starts with the 1.1 URI.
+func tdContexts() []thing.ContextEntry {
+	return []thing.ContextEntry{{URI: tdContext10}, {URI: tdContext11}}
+}
+
+// w3cContext writes the TD contexts (tdContexts) and keeps the adapter's
+// other entries (such as the WebThings capability schema or prefixes).
 func w3cContext(c thing.Context) thing.Context {
-	out := thing.Context{Entries: []thing.ContextEntry{{URI: tdContext11}}}
+	out := thing.Context{Entries: tdContexts()}
 	for _, en := range c.Entries {
 		if en.URI == tdContext10 || en.URI == tdContext11 {
 			continue
 		}
 		out.Entries = append(out.Entries, en)
 	}
-	out.Array = len(out.Entries) > 1
+	out.Array = true
 	return out
 }
 
@@ -189,7 +199,7 @@ func (s *Server) directoryTD(o origin) ([]byte, error) {
 	sec, defs := s.security()
 	yes := true
 	td := thing.Description{
-		Context: thing.Context{Entries: []thing.ContextEntry{{URI: tdContext11}, {URI: discoveryContext}}, Array: true},
+		Context: thing.Context{Entries: append(tdContexts(), thing.ContextEntry{URI: discoveryContext}), Array: true},
 		Type:    thing.Strings{Values: []string{"ThingDirectory"}},
 		ID:      s.cfg.Directory.ID,
 		Title:   s.cfg.Directory.Title,
