@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -707,6 +708,16 @@ func (c *cloud) serveOwnerHistory(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+// httpError is an error answer from the other side of an API call.
+type httpError struct {
+	Status int    // the HTTP status code
+	Detail string // the problem detail, if any
+}
+
+func (e *httpError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Detail)
+}
+
 // enrollHome enrolls a home with the cloud over HTTPS.
 func enrollHome(ctx context.Context, hc *http.Client, cloudURL, secret string, req enrollRequest) (*enrollResponse, error) {
 	var res enrollResponse
@@ -738,8 +749,8 @@ func postJSON(ctx context.Context, hc *http.Client, u, token string, v, out any)
 		var p struct {
 			Detail string `json:"detail"`
 		}
-		json.NewDecoder(resp.Body).Decode(&p)
-		return fmt.Errorf("%s: %s", resp.Status, p.Detail)
+		json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&p)
+		return &httpError{Status: resp.StatusCode, Detail: p.Detail}
 	}
 	if out == nil {
 		return nil

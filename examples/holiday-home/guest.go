@@ -403,7 +403,10 @@ func (h *home) serveAddDevice(w http.ResponseWriter, r *http.Request, g *guestSe
 	case errors.Is(err, onboarding.ErrInvalidSetupCode), errors.Is(err, errNoSuchBox):
 		problem(w, http.StatusBadRequest, "No new device with that code is switched on nearby. Check the code on its label.")
 	case errors.Is(err, onboarding.ErrAuthentication):
-		problem(w, http.StatusBadRequest, "The device did not accept that code.")
+		problem(w, http.StatusBadRequest, "The device did not accept that code. Check the code on its label.")
+	case errors.Is(err, onboarding.ErrRateLimited):
+		w.Header().Set("Retry-After", "5")
+		problem(w, http.StatusTooManyRequests, "The device is pausing after a wrong code. Try again in a few seconds.")
 	default:
 		h.log.Warn("onboarding failed", "err", err)
 		problem(w, http.StatusBadGateway, "Adding the device failed: "+err.Error())

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -579,5 +580,108 @@ func TestSafeNext(t *testing.T) {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSeparateProcesses runs the cloud and a home as the separate
+// processes of a multi-machine setup would (-cloud-only, then -home N
+// -cloud URL), sharing only the data directory for the CA certificate and
+// the enrollment secret, as the defaults of -cloud-ca and -enroll-secret.
+func TestSeparateProcesses(t *testing.T) {
+	dir := t.TempDir()
+	cloudSide := startResort(t, config{CloudOnly: true, Homes: 1, DataDir: dir})
+	c := cloudSide.cloud
+	if len(cloudSide.homes) != 0 {
+		t.Fatalf("-cloud-only started %d homes", len(cloudSide.homes))
+	}
+	homeSide := startResort(t, config{Home: 2, Homes: 1, CloudURL: c.secureURL, DataDir: dir})
+	if len(homeSide.homes) != 1 || homeSide.homes[0].name != "home-2" {
+		t.Fatalf("-home 2 started %v", homeSide.homes)
+	}
+	h := homeSide.homes[0]
+	eventually(t, 10*time.Second, "home 2 connects to the relay and the FL server", func() bool {
+		return c.relay.Connected("home-2") && slices.Contains(c.fl.Clients(), "home-2")
+	})
+	b := newBrowser(t)
+	b.checkIn(h.enroll.RemoteURL, h.checkin)
+	if code, body := b.get(h.enroll.RemoteURL + "api/session"); code != http.StatusOK {
+		t.Fatalf("the guest app through the relay: %d %s", code, body)
+	}
+	// Home 2's guest was simulated to opt in to the forecast.
+	if !h.forecastConsent(t.Context()) {
+		t.Error("home 2's simulated guest did not opt in")
+	}
+
+	// A home with the wrong enrollment secret is refused, and says so.
+	err := run(t.Context(), config{Home: 3, Homes: 1, CloudURL: c.secureURL, DataDir: dir, EnrollSecret: "wrong", Host: "127.0.0.1", RoundEvery: time.Hour})
+	var he *httpError
+	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized {
+		t.Fatalf("enrolling with a wrong secret: %v, want 401", err)
+	}
+	if _, ok := c.reg.get("home-3"); ok {
+		t.Fatal("a home with a wrong secret was enrolled")
+	}
+}
+
+// TestAddDevice: the guest adds a device with the code on its label; the
+// "Add device" request is the user gesture that lets the radio scan.
+func TestAddDevice(t *testing.T) {
+	rs := startResort(t, config{Homes: 1})
+	h := rs.homes[0]
+	base := h.localURL
+	stranger := newBrowser(t)
+	if code, _ := stranger.postJSON(base+"api/devices/unbox", struct{}{}); code != http.StatusUnauthorized {
+		t.Fatalf("unboxing without checking in: %d, want 401", code)
+	}
+	guest := newBrowser(t)
+	guest.checkIn(base, h.checkin)
+	code, body := guest.postJSON(base+"api/devices/unbox", struct{}{})
+	if code != http.StatusOK {
+		t.Fatalf("unbox: %d %s", code, body)
+	}
+	l := decode[label](t, body)
+	// A wrong code finds nothing: the device is not added.
+	wrong := "1357-9024"
+	if wrong == l.Code {
+		wrong = "2468-1357"
+	}
+	if code, body := guest.postJSON(base+"api/devices/add", map[string]string{"code": wrong}); code != http.StatusBadRequest {
+		t.Fatalf("adding with a wrong code: %d %s, want 400", code, body)
+	}
+	// The right device with a wrong code: it refuses the secure session.
+	digits := func(s string) string { return strings.ReplaceAll(s, "-", "") }
+	forged := strings.Replace(l.Payload, digits(l.Code), digits(wrong), 1)
+	if code, body := guest.postJSON(base+"api/devices/add", map[string]string{"code": forged}); code != http.StatusBadRequest {
+		t.Fatalf("adding with the right device and a wrong code: %d %s, want 400", code, body)
+	}
+	if _, ok := h.devices.Device(l.Thing); ok {
+		t.Fatal("a device joined with a wrong code")
+	}
+	// After a wrong code the device pauses a moment (429), then accepts
+	// the right one.
+	eventually(t, 15*time.Second, "the device accepts the label's code", func() bool {
+		code, body = guest.postJSON(base+"api/devices/add", map[string]string{"code": l.Code})
+		if code != http.StatusOK && code != http.StatusTooManyRequests {
+			t.Fatalf("adding with the label's code: %d %s", code, body)
+		}
+		return code == http.StatusOK
+	})
+	res := decode[struct {
+		Thing string
+		Steps []string
+	}](t, body)
+	if res.Thing != l.Thing || !slices.Contains(res.Steps, "Complete") {
+		t.Fatalf("add: %+v, want %s completed", res, l.Thing)
+	}
+	// It is in the gateway's directory, for the guest's app.
+	_, body = guest.get(base + "api/token")
+	tok := decode[struct {
+		AccessToken string `json:"access_token"`
+	}](t, body).AccessToken
+	if code := bearer(t, base+"things/"+l.Thing, tok); code != http.StatusOK {
+		t.Fatalf("the new device's TD: %d", code)
+	}
+	if st := h.stay.get(); !slices.Contains(st.Devices, l.Thing) {
+		t.Fatalf("the stay does not record the added device: %+v", st)
 	}
 }

@@ -326,10 +326,16 @@ func printWelcome(cfg config, rs *resort) {
 		fmt.Fprintf(w, "  %-20s %scheckin?code=%s\n", guest, h.localURL, h.checkin)
 		fmt.Fprintf(w, "  %-20s %scheckin?code=%s\n", "away from home", h.enroll.RemoteURL, h.checkin)
 	}
-	if len(rs.homes) > 0 {
-		fmt.Fprintf(w, "\nThe guests of homes 2-%d agreed to the resort's energy forecast at check-in; home 1's guest decides in the app.\n", max(2, cfg.Homes))
+	switch {
+	case cfg.Home == 0 && cfg.Homes > 1 && len(rs.homes) > 0:
+		fmt.Fprintf(w, "\nThe guests of homes 2-%d agreed to the resort's energy forecast at check-in; home 1's guest decides in the app.\n", cfg.Homes)
+	case cfg.Home > 1:
+		fmt.Fprintf(w, "\nThis home's guest agreed to the resort's energy forecast at check-in.\n")
 	}
-	fmt.Fprintf(w, "Federated rounds every %s. Press Ctrl-C to stop.\n\n", cfg.RoundEvery)
+	if rs.cloud != nil {
+		fmt.Fprintf(w, "Federated rounds every %s. ", cfg.RoundEvery)
+	}
+	fmt.Fprintf(w, "Press Ctrl-C to stop.\n\n")
 }
 
 func cmp(a, b string) string {

@@ -85,21 +85,34 @@ try {
   await page.waitForFunction((id) => document.querySelector(`.thing[data-id="${id}"] [data-summary]`).textContent.startsWith('On'), LAMP);
   await shot('03-light-on.png');
 
+  log('add a new device: the button is the user gesture, the label gives the code');
+  await page.goto(new URL('#apps', page.url()).href);
+  await page.click('#unbox');
+  const code = (await page.textContent('#label .code')).trim();
+  check(/^\d{4}-\d{4}$/.test(code), `label shows setup code "${code}"`);
+  await page.fill('#setup-code', code);
+  await shot('04-add-device.png');
+  await page.click('#add-device');
+  await page.waitForFunction(() => document.querySelector('#add-status').textContent.startsWith('Added'));
+  await page.goto(new URL('#home', page.url()).href);
+  const added = page.locator('.thing', { has: page.locator('h3', { hasText: 'Desk lamp plug' }) });
+  await added.scrollIntoViewIfNeeded();
+  await shot('05-device-added.png');
+
   log('connect EnergySaver: approve on the home\'s consent page');
   await page.goto(new URL('#apps', page.url()).href);
   await page.waitForSelector('#connect-energysaver');
-  await shot('04-apps.png');
   await page.click('#connect-energysaver');
   await page.waitForSelector('button[value=approve]');
   check(page.url().includes('/consent/authorize'), `expected the consent page, got ${page.url()}`);
-  await shot('05-consent-page.png');
+  await shot('06-consent-page.png');
   await page.click('button[value=approve]');
   await page.waitForURL(/\/apps\/energysaver\/$/);
   await page.waitForSelector('.conn[data-status=connected] .big');
   await page.waitForFunction(() => /\d/.test(document.querySelector('.conn[data-status=connected] [data-power]').textContent));
   // The meter's energy count streams in over SSE through the relay.
   await page.waitForFunction(() => /· [1-9]\d* updates/.test(document.querySelector('.conn[data-status=connected] .meta').textContent));
-  await shot('06-energysaver-connected.png');
+  await shot('07-energysaver-connected.png');
   const esURL = page.url();
 
   log('withdraw EnergySaver\'s access in the consent centre');
@@ -108,12 +121,12 @@ try {
   await card.waitFor();
   await card.locator('button[data-revoke]').click();
   await page.waitForSelector('.grant[data-holder=energysaver].revoked');
-  await shot('07-consent-centre-withdrawn.png');
+  await shot('08-consent-centre-withdrawn.png');
 
   log('EnergySaver loses access at once');
   await page.goto(esURL);
   await page.waitForSelector('.conn[data-status=withdrawn]', { timeout: 10000 });
-  await shot('08-energysaver-withdrawn.png');
+  await shot('09-energysaver-withdrawn.png');
 
   log('reload offline: the last known states, marked stale');
   const app = new URL('./', checkin).href;
@@ -129,7 +142,7 @@ try {
   const summary = await page.textContent(`.thing[data-id="${LAMP}"] [data-summary]`);
   check(summary.startsWith(want ? 'On' : 'Off'), `offline view shows the light as "${summary}"`);
   check(await page.locator('#conn.off').count() === 1, 'the status pill does not say offline');
-  await shot('09-offline-stale.png');
+  await shot('10-offline-stale.png');
   await ctx.setOffline(false);
 
   log('away from home: the same app through the resort\'s relay');
@@ -137,7 +150,7 @@ try {
   await page.click('button[type=submit]');
   await page.waitForSelector(`.thing[data-id="${LAMP}"]`);
   await page.waitForFunction(() => document.querySelector('#conn').textContent.includes('via resort'));
-  await shot('10-via-relay.png');
+  await shot('11-via-relay.png');
 
   log('the owner\'s dashboard (aggregates only)');
   const owner = await ctx.newPage();
@@ -146,8 +159,8 @@ try {
   await owner.waitForSelector('#maint tr');
   await owner.locator('#maint button').first().click();
   await owner.waitForSelector('#maint .result.refused');
-  await owner.screenshot({ path: path.join(shots, '11-owner-dashboard.png'), fullPage: true });
-  console.log('  screenshot 11-owner-dashboard.png');
+  await owner.screenshot({ path: path.join(shots, '12-owner-dashboard.png'), fullPage: true });
+  console.log('  screenshot 12-owner-dashboard.png');
   await owner.close();
 
   check(errors.length === 0, 'page errors: ' + errors.join('; '));

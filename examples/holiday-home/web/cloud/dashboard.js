@@ -26,9 +26,11 @@
     const fl = s.fl;
     $('#took-part').textContent = fl.round ? fl.took_part : '–';
     $('#available').textContent = fl.round ? fl.sampled : s.homes;
-    $('#took-part-sub').textContent = fl.round
-      ? `in round ${fl.round}` + (fl.declined ? ` · ${fl.declined} declined (no consent)` : '') + ` · at least ${fl.min_cohort} needed`
-      : `waiting for ${fl.min_cohort} homes whose guests consent`;
+    const lastRound = s.rounds[0];
+    $('#took-part-sub').textContent = !fl.round
+      ? `waiting for ${fl.min_cohort} homes whose guests consent`
+      : `in round ${fl.round}` + (fl.declined ? ` · ${fl.declined} declined (no consent)` : '') +
+        (lastRound && lastRound.error ? ` · nothing released: fewer than ${fl.min_cohort} took part` : ` · at least ${fl.min_cohort} needed`);
     $('#mae').textContent = fmt(fl.mae);
     const better = fl.naive && fl.mae ? (1 - fl.mae / fl.naive) * 100 : null;
     $('#mae-sub').textContent = `mean absolute error per home-hour · naive "same as last hour": ${fmt(fl.naive)} kWh` + (better !== null ? ` (${better >= 0 ? better.toFixed(0) + '% better' : (-better).toFixed(0) + '% worse'})` : '');
