@@ -966,11 +966,12 @@ func (l *Ledger) deleteOpsLocked(gs *grantState, now time.Time, event string, op
 	}))
 }
 
-// SubscribeRevocations calls fn whenever a grant is revoked or deleted, or
-// a token family of a grant is revoked (then with that grant's id: streams
-// opened under the grant should be re-authorized or closed). fn is called
-// from the revoking goroutine, possibly concurrently; it must not block for
-// long.
+// SubscribeRevocations calls fn whenever a grant is revoked or deleted
+// (Revocation.GrantID), or a token family of a grant is revoked (then
+// Revocation.TokenID names the family, as Decision.TokenID does for its
+// tokens: only what was opened with that family should be closed). fn is
+// called from the revoking goroutine, possibly concurrently; it must not
+// block for long.
 func (l *Ledger) SubscribeRevocations(fn func(access.Revocation)) (cancel func()) {
 	l.subMu.Lock()
 	defer l.subMu.Unlock()
@@ -995,6 +996,21 @@ func (l *Ledger) notify(grantIDs ...string) {
 		for _, fn := range fns {
 			fn(access.Revocation{GrantID: id})
 		}
+	}
+}
+
+// notifyFamily tells the subscribers that the token family f alone is
+// revoked.
+func (l *Ledger) notifyFamily(f *family) {
+	l.subMu.Lock()
+	fns := make([]func(access.Revocation), 0, len(l.subs))
+	for _, fn := range l.subs {
+		fns = append(fns, fn)
+	}
+	l.subMu.Unlock()
+	r := access.Revocation{GrantID: f.grant.g.ID, TokenID: f.id}
+	for _, fn := range fns {
+		fn(r)
 	}
 }
 

@@ -207,8 +207,11 @@ func (l *Ledger) verifyEntry(token string, now time.Time) (*cacheEntry, error) {
 		fam:      v.fam,
 		scope:    v.scope,
 		dec: access.Decision{
-			GrantID:  v.grant.g.ID,
-			TokenID:  v.claims.Jti,
+			GrantID: v.grant.g.ID,
+			// The token family, not the jti: a family is what the ledger
+			// revokes on its own (refresh reuse, RFC 7009), and its
+			// Revocations name it (access.Revocation.TokenID).
+			TokenID:  v.claims.Fid,
 			Subject:  v.grant.g.Subject,
 			ClientID: v.fam.client,
 			Purpose:  v.grant.g.Purpose,
@@ -471,7 +474,7 @@ func (l *Ledger) Refresh(ctx context.Context, refreshToken Secret, clientID stri
 		size, err := l.revokeFamilyLocked(f, EventRefreshReuse, now)
 		l.mu.Unlock()
 		if err == nil {
-			l.notify(f.grant.g.ID)
+			l.notifyFamily(f)
 			err = l.sync(ctx, size)
 		}
 		if err != nil {
@@ -531,7 +534,7 @@ func (l *Ledger) revokeFamily(ctx context.Context, f *family) error {
 	if err != nil {
 		return err
 	}
-	l.notify(f.grant.g.ID)
+	l.notifyFamily(f)
 	return l.sync(ctx, size)
 }
 

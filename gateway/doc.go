@@ -118,7 +118,10 @@
 //
 // When the Authorizer implements access.RevocationNotifier, the streams
 // opened under a revoked grant (Decision.GrantID) close at once (well within
-// a second); a stream also closes when its token's Decision.Expires passes.
+// a second); a revocation that names a token (Revocation.TokenID) closes only
+// the streams opened with it (Decision.TokenID), and the grant's other
+// tokens keep theirs. A stream also closes when its token's
+// Decision.Expires passes.
 // When a Decision carries a Scope, the Server uses it for the messages of
 // the stream opened with it instead of calling Authorize again.
 //

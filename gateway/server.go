@@ -305,7 +305,7 @@ func New(cfg Config) (*Server, error) {
 
 	if rn, ok := s.auth.(access.RevocationNotifier); ok {
 		s.revokeCancel = rn.SubscribeRevocations(func(r access.Revocation) {
-			s.streams.revoke(r.GrantID)
+			s.streams.revoke(r)
 		})
 	}
 	if s.history != nil {

@@ -329,7 +329,8 @@ func (st *stream) isClosed() bool {
 type streamSet struct {
 	mu      sync.Mutex
 	all     map[*stream]struct{}
-	byGrant map[string]map[*stream]struct{}
+	byGrant map[string]map[*stream]struct{} // by Decision.GrantID
+	byToken map[string]map[*stream]struct{} // by Decision.TokenID
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -337,6 +338,30 @@ type streamSet struct {
 func (ss *streamSet) init() {
 	ss.all = make(map[*stream]struct{})
 	ss.byGrant = make(map[string]map[*stream]struct{})
+	ss.byToken = make(map[string]map[*stream]struct{})
+}
+
+// index adds st to m under key (nothing for an empty key).
+func index(m map[string]map[*stream]struct{}, key string, st *stream) {
+	if key == "" {
+		return
+	}
+	set := m[key]
+	if set == nil {
+		set = make(map[*stream]struct{})
+		m[key] = set
+	}
+	set[st] = struct{}{}
+}
+
+// unindex removes st from m under key.
+func unindex(m map[string]map[*stream]struct{}, key string, st *stream) {
+	if set := m[key]; set != nil {
+		delete(set, st)
+		if len(set) == 0 {
+			delete(m, key)
+		}
+	}
 }
 
 // open registers st with the Server and its thing, and arms the expiry of
@@ -353,14 +378,8 @@ func (s *Server) openStream(st *stream) error {
 		return errTooManyStreams
 	}
 	ss.all[st] = struct{}{}
-	if g := st.c.dec.GrantID; g != "" {
-		m := ss.byGrant[g]
-		if m == nil {
-			m = make(map[*stream]struct{})
-			ss.byGrant[g] = m
-		}
-		m[st] = struct{}{}
-	}
+	index(ss.byGrant, st.c.dec.GrantID, st)
+	index(ss.byToken, st.c.dec.TokenID, st)
 	ss.wg.Add(1)
 	ss.mu.Unlock()
 
@@ -397,31 +416,32 @@ func (s *Server) closeStream(st *stream) {
 	ss := &s.streams
 	ss.mu.Lock()
 	delete(ss.all, st)
-	if g := st.c.dec.GrantID; g != "" {
-		if m := ss.byGrant[g]; m != nil {
-			delete(m, st)
-			if len(m) == 0 {
-				delete(ss.byGrant, g)
-			}
-		}
-	}
+	unindex(ss.byGrant, st.c.dec.GrantID, st)
+	unindex(ss.byToken, st.c.dec.TokenID, st)
 	ss.mu.Unlock()
 	ss.wg.Done()
 }
 
-// revoke closes the streams opened under grant.
-func (ss *streamSet) revoke(grant string) {
-	if grant == "" {
+// revoke closes the streams r concerns: those opened with the token r
+// names when it names one (Decision.TokenID), otherwise all those opened
+// under its grant.
+func (ss *streamSet) revoke(r access.Revocation) {
+	set, reason := ss.byGrant, "grant revoked"
+	key := r.GrantID
+	if r.TokenID != "" {
+		set, reason, key = ss.byToken, "token revoked", r.TokenID
+	}
+	if key == "" {
 		return
 	}
 	ss.mu.Lock()
 	var sts []*stream
-	for st := range ss.byGrant[grant] {
+	for st := range set[key] {
 		sts = append(sts, st)
 	}
 	ss.mu.Unlock()
 	for _, st := range sts {
-		st.close(closePolicy, "grant revoked")
+		st.close(closePolicy, reason)
 	}
 }
 

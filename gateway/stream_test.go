@@ -80,6 +80,40 @@ func TestRevocationClosesStreams(t *testing.T) {
 	h.must(401, "GET", lamp+"/properties/on", tokRevocable, "")
 }
 
+// TestTokenRevocationClosesOnlyItsStreams: a Revocation naming a token
+// closes the streams opened with that token only, not the others of the
+// same grant; one naming only the grant closes them all.
+func TestTokenRevocationClosesOnlyItsStreams(t *testing.T) {
+	h := newHarness(t, gateway.Config{WebThings: gateway.WebThings{Layout: gateway.WebThingsMulti}})
+	all := []gatewaytest.Rule{{ThingID: "urn:test:lamp", Op: gatewaytest.Any, Name: gatewaytest.Any}}
+	h.auth.Add("tok-a", gatewaytest.Grant{ID: "g-shared", TokenID: "jti-a", Rules: all})
+	h.auth.Add("tok-b", gatewaytest.Grant{ID: "g-shared", TokenID: "jti-b", Rules: all})
+	a := h.openSSE(lamp+"/properties/on/observable", "tok-a")
+	b := h.openSSE(lamp+"/properties/on/observable", "tok-b")
+	ws := h.dialWS("/0", "tok-a")
+	defer ws.Close()
+
+	h.auth.RevokeToken("jti-a")
+	if !a.ended(time.Second) {
+		t.Fatal("SSE stream of the revoked token still open 1s after revocation")
+	}
+	ws.SetReadDeadline(time.Now().Add(time.Second))
+	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+		t.Fatalf("WebSocket of the revoked token: %v, want close 1008", err)
+	}
+	h.ad.Set("urn:test:lamp", "on", false)
+	if ev := b.next(t); ev.data != "false" {
+		t.Fatalf("stream of the grant's other token got %+v", ev)
+	}
+	h.must(401, "GET", lamp+"/properties/on", "tok-a", "")
+	h.must(200, "GET", lamp+"/properties/on", "tok-b", "")
+
+	h.auth.Revoke("g-shared")
+	if !b.ended(time.Second) {
+		t.Fatal("SSE stream still open 1s after its grant was revoked")
+	}
+}
+
 func TestExpiryClosesStreams(t *testing.T) {
 	h := newHarness(t, gateway.Config{})
 	h.auth.Add("short", gatewaytest.Grant{ID: "g-short", Expires: time.Now().Add(300 * time.Millisecond),

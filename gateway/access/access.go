@@ -29,7 +29,12 @@ type Decision struct {
 	// GrantID identifies the grant (consent) the token was issued under.
 	// The gateway closes the streams opened under a grant when it is revoked.
 	GrantID string
-	// TokenID identifies the token itself (a JWT's jti), if any.
+	// TokenID identifies the token, if the Authorizer can revoke tokens
+	// one by one: the token itself (a JWT's jti) or the token family it
+	// belongs to (all the access tokens issued from one refresh token
+	// chain). It must be the identifier the Authorizer's revocations name
+	// in Revocation.TokenID: the gateway closes the streams opened with a
+	// token when a Revocation names its TokenID.
 	TokenID string
 	// Subject is the pseudonymous data subject whose consent the grant is.
 	Subject string
@@ -81,9 +86,16 @@ type Authorizer interface {
 // token (or its absence) cannot authenticate the caller.
 var ErrInvalidToken = errors.New("access: invalid token")
 
-// Revocation tells subscribers that a grant no longer holds.
+// Revocation tells subscribers that a grant, or only some of the tokens
+// issued under it, no longer hold.
 type Revocation struct {
+	// GrantID is the grant concerned.
 	GrantID string
+	// TokenID, when set, narrows the revocation to the token (or token
+	// family) that Decisions name with the same Decision.TokenID: the grant
+	// itself and its other tokens stand. Empty means the whole grant is
+	// revoked.
+	TokenID string
 }
 
 // RevocationNotifier is an optional Authorizer capability: it lets the
@@ -92,6 +104,9 @@ type Revocation struct {
 type RevocationNotifier interface {
 	// SubscribeRevocations calls fn for every revocation until cancel is
 	// called. fn must not block for long; it may be called concurrently.
+	// The gateway closes the streams opened with a token whose
+	// Decision.TokenID equals Revocation.TokenID when that is set, and
+	// otherwise every stream opened under Revocation.GrantID.
 	SubscribeRevocations(fn func(Revocation)) (cancel func())
 }
 

@@ -44,6 +44,9 @@ type Grant struct {
 	// NoScope makes Decisions carry no Scope, so the gateway must ask
 	// Authorize for every message.
 	NoScope bool
+	// TokenID is the token's own id (Decision.TokenID); empty means none.
+	// RevokeToken revokes this token alone.
+	TokenID string
 }
 
 func (g *Grant) permits(q access.Request) bool {
@@ -56,14 +59,15 @@ func (g *Grant) permits(q access.Request) bool {
 //
 // An Authorizer is safe for concurrent use.
 type Authorizer struct {
-	mu      sync.RWMutex
-	tokens  map[string]*Grant
-	revoked map[string]bool // grant ids
-	subs    map[int]func(access.Revocation)
-	nextSub int
-	history map[[2]string][]access.HistoryConsent
-	calls   atomic.Int64
-	fail    error
+	mu            sync.RWMutex
+	tokens        map[string]*Grant
+	revoked       map[string]bool // grant ids
+	revokedTokens map[string]bool // token ids (Grant.TokenID)
+	subs          map[int]func(access.Revocation)
+	nextSub       int
+	history       map[[2]string][]access.HistoryConsent
+	calls         atomic.Int64
+	fail          error
 }
 
 var (
@@ -75,10 +79,11 @@ var (
 // NewAuthorizer returns an Authorizer that knows no token.
 func NewAuthorizer() *Authorizer {
 	return &Authorizer{
-		tokens:  make(map[string]*Grant),
-		revoked: make(map[string]bool),
-		subs:    make(map[int]func(access.Revocation)),
-		history: make(map[[2]string][]access.HistoryConsent),
+		tokens:        make(map[string]*Grant),
+		revoked:       make(map[string]bool),
+		revokedTokens: make(map[string]bool),
+		subs:          make(map[int]func(access.Revocation)),
+		history:       make(map[[2]string][]access.HistoryConsent),
 	}
 }
 
@@ -104,6 +109,33 @@ func (a *Authorizer) Revoke(id string) {
 	}
 }
 
+// RevokeToken revokes the token whose Grant.TokenID is tokenID, and only
+// it: the grant's other tokens keep working. The revocation subscribers are
+// told with a Revocation naming the token.
+func (a *Authorizer) RevokeToken(tokenID string) {
+	a.mu.Lock()
+	a.revokedTokens[tokenID] = true
+	var grant string
+	for _, g := range a.tokens {
+		if g.TokenID == tokenID {
+			grant = g.ID
+		}
+	}
+	subs := make([]func(access.Revocation), 0, len(a.subs))
+	for _, f := range a.subs {
+		subs = append(subs, f)
+	}
+	a.mu.Unlock()
+	for _, f := range subs {
+		f(access.Revocation{GrantID: grant, TokenID: tokenID})
+	}
+}
+
+// revokedLocked reports whether g, or the token it stands for, is revoked.
+func (a *Authorizer) revokedLocked(g *Grant) bool {
+	return a.revoked[g.ID] || (g.TokenID != "" && a.revokedTokens[g.TokenID])
+}
+
 // FailWith makes Authorize fail with err (nil restores normal answers),
 // to test how an internal authorizer failure is handled.
 func (a *Authorizer) FailWith(err error) {
@@ -120,7 +152,7 @@ func (a *Authorizer) Authorize(_ context.Context, token string, req access.Reque
 	a.calls.Add(1)
 	a.mu.RLock()
 	g, ok := a.tokens[token]
-	revoked := ok && a.revoked[g.ID]
+	revoked := ok && a.revokedLocked(g)
 	fail := a.fail
 	a.mu.RUnlock()
 	switch {
@@ -138,6 +170,7 @@ func (a *Authorizer) Authorize(_ context.Context, token string, req access.Reque
 	d := access.Decision{
 		Allow:    g.permits(req),
 		GrantID:  g.ID,
+		TokenID:  g.TokenID,
 		Subject:  g.Subject,
 		ClientID: g.ClientID,
 		Purpose:  g.Purpose,
@@ -158,7 +191,7 @@ type scope struct {
 
 func (s scope) Permits(q access.Request) bool {
 	s.a.mu.RLock()
-	revoked := s.a.revoked[s.g.ID]
+	revoked := s.a.revokedLocked(s.g)
 	s.a.mu.RUnlock()
 	return !revoked && s.g.permits(q)
 }
