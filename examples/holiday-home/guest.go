@@ -148,10 +148,18 @@ func (h *home) serveCheckinPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // safeNext keeps a post-check-in destination only if it is one of the
-// home's consent pages, as a relative path (no open redirect).
+// home's consent pages, as a relative path: "consent/" and letters, digits,
+// '-', '_' and '/' up to the query, so no scheme, host, dot segment or
+// escape can lead anywhere else.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "consent/") || strings.ContainsAny(next, "\\\r\n") || strings.Contains(next, "//") || strings.Contains(next, "..") {
+	path, _, _ := strings.Cut(next, "?")
+	if !strings.HasPrefix(path, "consent/") || strings.Contains(path, "//") || strings.ContainsAny(next, "\\\r\n#") {
 		return ""
+	}
+	for _, c := range path {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '/') {
+			return ""
+		}
 	}
 	return next
 }

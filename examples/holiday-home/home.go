@@ -266,13 +266,16 @@ func (h *home) openLedger(ctx context.Context) error {
 		clients = append(clients, consent.Client{ID: a.ID, Name: a.Name, URI: a.URI, RedirectURIs: a.RedirectURIs, Purposes: a.Purposes})
 	}
 	h.ledger, err = consent.New(ctx, consent.Config{
-		Issuer:     h.enroll.RemoteHTTPS + "consent",
-		Audience:   "urn:hearth:" + h.name,
-		Store:      store,
-		Purposes:   purposes,
-		Clients:    clients,
-		Controller: consent.Controller{Name: "Hearth Holiday Resort (demo)", Email: "privacy@resort.example", Jurisdiction: "EU"},
-		Logger:     h.log.With("part", h.name+"/consent"),
+		Issuer:   h.enroll.RemoteHTTPS + "consent",
+		Audience: "urn:hearth:" + h.name,
+		// The issuer follows the cloud's address, which may change between
+		// runs; the audit log's name must not.
+		AuditOrigin: "holiday-resort.example/" + h.name,
+		Store:       store,
+		Purposes:    purposes,
+		Clients:     clients,
+		Controller:  consent.Controller{Name: "Hearth Holiday Resort (demo)", Email: "privacy@resort.example", Jurisdiction: "EU"},
+		Logger:      h.log.With("part", h.name+"/consent"),
 	})
 	if err != nil {
 		store.Close()

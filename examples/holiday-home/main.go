@@ -17,17 +17,20 @@
 //
 // Flags:
 //
-//	-homes N         number of homes (default 5)
-//	-data DIR        where ledgers, keys and the model live (default: a folder in the user cache directory)
-//	-addr HOST       address to listen on (default 127.0.0.1)
-//	-port P          first port: the cloud uses P and P+1, home N uses P+10+N (0: free ports)
-//	-cloud-only      run only the resort's cloud
-//	-home N -cloud URL   run only home N, joining the cloud at URL (its https address)
-//	-round-every D   time between federated rounds (default 15s)
-//	-dp-noise Z      central differential-privacy noise multiplier (0: off)
-//	-epsilon E       privacy budget: no round may take ε beyond it
-//	-mdns            advertise the homes' gateways on the local network
-//	-v               verbose logs
+//	-homes N            number of homes (default 5)
+//	-data DIR           ledgers, keys and the model (default: a folder in the user cache directory), reused across runs
+//	-addr HOST          address to listen on (default 127.0.0.1)
+//	-port P             first port: the cloud uses P and P+1, home N uses P+10+N (0: free ports)
+//	-cloud-only         run only the resort's cloud
+//	-home N -cloud URL  run only home N, joining the cloud at URL (its https address)
+//	-cloud-ca FILE      the resort's CA certificate, for -home (default: the one in -data)
+//	-enroll-secret S    the resort's enrollment secret, for -home (default: the one in -data)
+//	-hostname NAMES     extra host names for the cloud's TLS certificate
+//	-round-every D      time between federated rounds (default 15s)
+//	-dp-noise Z         central differential-privacy noise multiplier (default 1; 0: off)
+//	-epsilon E          privacy budget: no round may take ε beyond it (default 50; 0: no limit)
+//	-mdns               advertise the homes' gateways on the local network
+//	-v                  debug logs on stderr (default: warnings and errors only)
 //
 // Run the pieces on separate machines: start the cloud with -cloud-only
 // (it prints the enrollment secret and where its CA certificate is), copy

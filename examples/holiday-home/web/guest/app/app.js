@@ -461,7 +461,7 @@
           h('dt', {}, 'Given to'), h('dd', {}, clientName(rc.services && rc.services[0] && rc.services[0].service)),
           h('dt', {}, 'Purpose'), h('dd', {}, pur.purposeDescription || g.purpose),
           h('dt', {}, 'Legal basis'), h('dd', {}, BASIS[pur.lawfulBasis] || pur.lawfulBasis || ''),
-          h('dt', {}, 'What'), h('dd', {}, (pur.piiCategory || []).join('; ')),
+          h('dt', {}, 'What'), h('dd', {}, h('ul', { class: 'plain tight' }, g.scopes.map((sc) => h('li', {}, scopeText(sc))))),
           h('dt', {}, 'Given'), h('dd', {}, rc.consentTimestamp ? fmtTime(rc.consentTimestamp * 1000) : ''),
           h('dt', {}, 'Until'), h('dd', {}, pur.termination ? fmtTime(pur.termination) : ''),
           h('dt', {}, 'Status'), h('dd', {}, rc.status || ''),
@@ -594,6 +594,8 @@
     $('#banner').hidden = true;
     document.body.classList.remove('stale');
     if (msg) $('#signin-msg').textContent = msg;
+    $('#home-sub').textContent = 'Guest app';
+    $('#toast').classList.remove('show');
     setConn('off', 'Signed out');
   }
 
