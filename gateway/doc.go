@@ -158,7 +158,11 @@
 // through the gateway (reads are not recorded), once per consent, tagged with its data subject, grant and purpose, and purged when
 // the consent's retention ends. History.ExportSubject and
 // History.EraseSubject serve the subject's rights of access and erasure
-// (a consent ledger calls them without importing this package). The
+// (a consent ledger calls them without importing this package). History is
+// held in memory unless opened with OpenHistory and HistoryConfig.Dir: then
+// it also keeps an append-only, checksummed file there that survives
+// restarts, and rewrites it so that erased and expired values leave the
+// file. The
 // WebThings API's event list keeps the last Config.EventLog events per thing
 // in memory, as that API requires; set it negative to keep none. Nothing is
 // sent anywhere: no telemetry.

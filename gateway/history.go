@@ -3,6 +3,11 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -10,12 +15,24 @@ import (
 	"github.com/hearth-wot/hearth/gateway/access"
 )
 
-// HistoryConfig configures a History. The zero value is ready to use.
+// HistoryConfig configures a History. The zero value is ready to use: a
+// History held in memory.
 type HistoryConfig struct {
 	// MaxValues bounds the values kept for one data subject, grant and
 	// property; when it is reached the oldest value is dropped. Zero means
 	// 10,000.
 	MaxValues int
+
+	// Dir, when set, makes the History durable: it keeps its values in an
+	// append-only file in this directory (created if needed, mode 0700)
+	// and finds them there again after a restart. Open a durable History
+	// with OpenHistory, and Close it. One History at a time may use a
+	// directory. Empty means memory only.
+	Dir string
+
+	// Logger receives the History's diagnostics (a value that could not be
+	// written, a torn record dropped on opening). Nil means discard.
+	Logger *slog.Logger
 }
 
 // HistoryValue is one recorded property value.
@@ -46,7 +63,13 @@ type HistoryQuery struct {
 // dropped when that consent's retention ends (Purge, which the Server runs
 // periodically; expired values are never returned in the meantime).
 //
-// History is held in memory: it does not survive a restart.
+// A History made by NewHistory is held in memory: it does not survive a
+// restart. One opened by OpenHistory with HistoryConfig.Dir set also
+// appends every value to a file there, reads it back when opened again,
+// and rewrites the file without the values that are gone: those of an
+// erased data subject (EraseSubject returns only once they are off the
+// file) and those whose retention ended (Purge, and opening). See
+// OpenHistory for the file and what survives a crash.
 //
 // Its ExportSubject and EraseSubject methods let a consent ledger serve the
 // data subject's rights of access and erasure without importing this
@@ -55,9 +78,23 @@ type HistoryQuery struct {
 // A History is safe for concurrent use.
 type History struct {
 	max    int
+	log    *slog.Logger
 	mu     sync.Mutex
 	series map[seriesKey]*series
+	n      int // values held
+
+	// Durable only (dir set).
+	dir    string
+	f      *os.File // the log, opened for appending; nil when closed
+	buf    []byte   // record encoding buffer
+	dead   int      // records in the file no longer held (trimmed by max)
+	dirty  bool     // appended since the last sync
+	closed bool
 }
+
+// ErrHistoryClosed is returned by the methods of a durable History that
+// need its file once it is closed.
+var ErrHistoryClosed = errors.New("gateway: history closed")
 
 type seriesKey struct {
 	subject, grant, thing, property string
@@ -73,12 +110,107 @@ type point struct {
 	v      json.RawMessage
 }
 
-// NewHistory returns an empty History.
+// NewHistory returns an empty History held in memory. It panics if
+// cfg.Dir is set: a durable History is opened with OpenHistory, which can
+// report errors.
 func NewHistory(cfg HistoryConfig) *History {
+	if cfg.Dir != "" {
+		panic("gateway: NewHistory with HistoryConfig.Dir set; use OpenHistory")
+	}
+	return newHistory(cfg)
+}
+
+func newHistory(cfg HistoryConfig) *History {
 	if cfg.MaxValues <= 0 {
 		cfg.MaxValues = 10000
 	}
-	return &History{max: cfg.MaxValues, series: make(map[seriesKey]*series)}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &History{max: cfg.MaxValues, log: log, series: make(map[seriesKey]*series)}
+}
+
+// OpenHistory returns a History for cfg. With cfg.Dir empty it is
+// NewHistory. Otherwise it opens (or creates) the file history.log in
+// cfg.Dir, loads the values it holds whose retention has not ended, and
+// rewrites the file with just those.
+//
+// The file is a sequence of records, each a JSON value framed by its
+// length and CRC-32C checksum. A record the History cannot read (a write
+// torn by a crash or power loss) ends the file: it and anything after it
+// are dropped, and logged. A file that is not a history file is refused
+// with an error wrapping ErrHistoryFormat, and left alone.
+//
+// A value is written to the file when it is recorded, so it survives a
+// crash of the process; it reaches stable storage (fsync) at the next
+// Purge (every Config.HistoryPurgeInterval in a Server), rewrite or Close,
+// so a power loss may lose the values recorded since. Rewrites go through
+// a temporary file and a rename, so the file is never half-written.
+// Erasure removes values from the file, not from the storage medium's
+// free blocks: use an encrypted file system where that matters.
+func OpenHistory(cfg HistoryConfig) (*History, error) {
+	h := newHistory(cfg)
+	if cfg.Dir == "" {
+		return h, nil
+	}
+	h.dir = cfg.Dir
+	if err := os.MkdirAll(h.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("gateway: history: %w", err)
+	}
+	path := h.path()
+	os.Remove(path + ".tmp") // a rewrite that did not finish
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("gateway: history: %w", err)
+	}
+	now := time.Now()
+	expired := 0
+	good, err := decodeHistoryLog(data, func(r historyRecord) {
+		p := point{t: time.Unix(0, r.Time), exp: time.Unix(0, r.Expires), v: r.Value}
+		if !now.Before(p.exp) {
+			expired++
+			return
+		}
+		h.add(seriesKey{r.Subject, r.Grant, r.Thing, r.Property}, r.Purpose, p)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: history %s: %w", path, err)
+	}
+	if good < len(data) {
+		h.log.Warn("gateway: history: unreadable records dropped (a torn write?)", "file", path, "offset", good, "bytes", len(data)-good)
+	}
+	if expired > 0 {
+		h.log.Debug("gateway: history: expired values dropped", "values", expired)
+	}
+	// Start from a file holding exactly what is held: no torn tail, no
+	// expired or trimmed values.
+	if err := h.rewriteLocked(now, nil); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *History) path() string { return filepath.Join(h.dir, historyFileName) }
+
+// add appends p to series k, dropping the oldest values beyond max. It
+// reports how many it dropped. h.mu is held (or h is not shared yet).
+func (h *History) add(k seriesKey, purpose string, p point) int {
+	s := h.series[k]
+	if s == nil {
+		s = &series{}
+		h.series[k] = s
+	}
+	s.purpose = purpose
+	s.points = append(s.points, p)
+	h.n++
+	if over := len(s.points) - h.max; over > 0 {
+		clear(s.points[:over])
+		s.points = s.points[over:]
+		h.n -= over
+		return over
+	}
+	return 0
 }
 
 // record stores v for consent c.
@@ -87,19 +219,29 @@ func (h *History) record(c access.HistoryConsent, thingID, property string, t ti
 		return
 	}
 	k := seriesKey{c.Subject, c.GrantID, thingID, property}
+	p := point{t: t, exp: t.Add(c.Retention), v: v}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := h.series[k]
-	if s == nil {
-		s = &series{}
-		h.series[k] = s
+	dropped := h.add(k, c.Purpose, p)
+	if h.f == nil {
+		return
 	}
-	s.purpose = c.Purpose
-	s.points = append(s.points, point{t: t, exp: t.Add(c.Retention), v: v})
-	if len(s.points) > h.max {
-		s.points = s.points[len(s.points)-h.max:]
+	h.dead += dropped
+	if err := h.appendLocked(k, c.Purpose, p); err != nil {
+		h.log.Warn("gateway: history: value not written to the file", "thing", thingID, "property", property, "err", err)
+	}
+	// Values trimmed by MaxValues stay in the file until a rewrite: keep
+	// the file within about twice what is held.
+	if h.dead >= compactMinDead && h.dead > h.n {
+		if err := h.rewriteLocked(time.Now(), nil); err != nil {
+			h.log.Warn("gateway: history: rewrite failed", "err", err)
+		}
 	}
 }
+
+// compactMinDead is how many trimmed values a durable History's file may
+// hold before a rewrite is considered.
+const compactMinDead = 1024
 
 // Values returns the unexpired values q selects, ordered by time.
 func (h *History) Values(ctx context.Context, q HistoryQuery) ([]HistoryValue, error) {
@@ -130,7 +272,9 @@ func (h *History) Values(ctx context.Context, q HistoryQuery) ([]HistoryValue, e
 }
 
 // Purge drops the values whose retention ended before now and reports how
-// many it dropped.
+// many it dropped. A durable History then rewrites its file without them
+// (when it dropped any) and syncs it; an error doing so is logged, and the
+// next Purge or opening tries again.
 func (h *History) Purge(now time.Time) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -148,6 +292,22 @@ func (h *History) Purge(now time.Time) int {
 		if len(kept) == 0 {
 			delete(h.series, k)
 		}
+	}
+	h.n -= n
+	if h.dir == "" || h.closed {
+		return n
+	}
+	var err error
+	switch {
+	case n > 0 || h.f == nil: // h.f is nil after a failed reopen
+		err = h.rewriteLocked(now, nil)
+	case h.dirty:
+		if err = h.f.Sync(); err == nil {
+			h.dirty = false
+		}
+	}
+	if err != nil {
+		h.log.Warn("gateway: history: purge not written", "err", err)
 	}
 	return n
 }
@@ -173,16 +333,59 @@ func (h *History) ExportSubject(ctx context.Context, subject string) (json.RawMe
 }
 
 // EraseSubject deletes every value recorded under the consents of subject.
+// A durable History first rewrites its file without them: when
+// EraseSubject returns nil they are gone from the file too, and when it
+// fails nothing was erased (it returns ErrHistoryClosed once the History
+// is closed).
 func (h *History) EraseSubject(ctx context.Context, subject string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for k := range h.series {
+	if h.dir != "" {
+		if h.closed {
+			return ErrHistoryClosed
+		}
+		held := false
+		for k := range h.series {
+			held = held || k.subject == subject
+		}
+		if held {
+			err := h.rewriteLocked(time.Now(), func(k seriesKey) bool { return k.subject == subject })
+			if err != nil {
+				return fmt.Errorf("gateway: erasing history: %w", err)
+			}
+		}
+	}
+	for k, s := range h.series {
 		if k.subject == subject {
+			h.n -= len(s.points)
 			delete(h.series, k)
 		}
+	}
+	return nil
+}
+
+// Close syncs and closes a durable History's file. The History still
+// answers queries afterwards, but records nothing more to the file and
+// cannot erase. Close the History after the Server that records into it.
+// Closing a History held in memory does nothing. Close is idempotent.
+func (h *History) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.closed = true
+	if h.f == nil {
+		return nil
+	}
+	err := h.f.Sync()
+	err = errors.Join(err, h.f.Close())
+	h.f = nil
+	if err != nil {
+		return fmt.Errorf("gateway: closing history: %w", err)
 	}
 	return nil
 }
@@ -192,11 +395,7 @@ func (h *History) EraseSubject(ctx context.Context, subject string) error {
 func (h *History) Len() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n := 0
-	for _, s := range h.series {
-		n += len(s.points)
-	}
-	return n
+	return h.n
 }
 
 // historyItem is a property value waiting to be recorded.

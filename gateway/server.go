@@ -104,7 +104,9 @@ type Config struct {
 	EventLog int
 
 	// History, when non-nil, records property values for the consents the
-	// Authorizer's access.HistoryPolicy returns. Nil records nothing.
+	// Authorizer's access.HistoryPolicy returns. Nil records nothing. The
+	// caller owns it: close a durable History (OpenHistory) after the
+	// Server.
 	History *History
 
 	// HistoryPurgeInterval is how often expired history is purged. Zero
