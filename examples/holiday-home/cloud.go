@@ -434,10 +434,11 @@ func (c *cloud) serveMaintenanceToken(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if !readJSON(w, r, &req) || req.RefreshToken == "" {
-		if req.RefreshToken == "" {
-			problem(w, http.StatusBadRequest, "refresh_token is required")
-		}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.RefreshToken == "" {
+		problem(w, http.StatusBadRequest, "refresh_token is required")
 		return
 	}
 	if err := c.reg.setMaintenance(home, req.RefreshToken); err != nil {

@@ -126,6 +126,7 @@ func (e *energySaver) serveConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	verifier, challenge := pkce()
 	state := newSecret(16)
+	browser := e.browser(w, r)
 	e.mu.Lock()
 	now := time.Now()
 	for k, p := range e.pending {
@@ -133,7 +134,7 @@ func (e *energySaver) serveConnect(w http.ResponseWriter, r *http.Request) {
 			delete(e.pending, k)
 		}
 	}
-	e.pending[state] = &esPending{browser: e.browser(w, r), home: home, verifier: verifier, expires: now.Add(15 * time.Minute)}
+	e.pending[state] = &esPending{browser: browser, home: home, verifier: verifier, expires: now.Add(15 * time.Minute)}
 	e.mu.Unlock()
 	v := url.Values{
 		"response_type": {"code"}, "client_id": {energySaverID}, "redirect_uri": {e.base + "callback"},

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -23,6 +24,11 @@ import (
 
 //go:embed web
 var webFS embed.FS
+
+func init() {
+	// Not in every system's MIME table; browsers want it for the PWA.
+	mime.AddExtensionType(".webmanifest", "application/manifest+json")
+}
 
 // webAssets returns the embedded files under web/<dir>.
 func webAssets(dir string) fs.FS {

@@ -67,6 +67,15 @@ try {
   await page.waitForSelector('#conn.on'); // live updates connected
   await shot('02-home.png');
 
+  log('the app is an installable progressive web app');
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  const cdp = await ctx.newCDPSession(page);
+  const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+  check(installabilityErrors.length === 0, 'not installable: ' + JSON.stringify(installabilityErrors));
+  const manifest = await cdp.send('Page.getAppManifest');
+  check(manifest.errors.length === 0, 'manifest errors: ' + JSON.stringify(manifest.errors));
+  await cdp.detach();
+
   log('toggle the living-room light and read it back through the API');
   const sw = page.locator(`.thing[data-id="${LAMP}"] .switch`);
   const before = await sw.getAttribute('aria-checked');
@@ -144,6 +153,8 @@ try {
   check(await page.locator('#conn.off').count() === 1, 'the status pill does not say offline');
   await shot('10-offline-stale.png');
   await ctx.setOffline(false);
+  // Back online, the app reloads itself and goes live again.
+  await page.waitForSelector('#conn.on');
 
   log('away from home: the same app through the resort\'s relay');
   await page.goto(relayCheckin);

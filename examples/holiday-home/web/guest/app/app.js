@@ -610,6 +610,16 @@
     }
     if (!state.cachedAt && c) state.cachedAt = c.at;
     setStale(true, navigator.onLine ? 'Your home cannot be reached right now.' : 'You are offline.');
+    // Try again now and then; the 'online' event covers the device's own
+    // network coming back, this the home (or the relay) coming back.
+    clearTimeout(goOffline.retry);
+    goOffline.retry = setTimeout(async function again() {
+      try {
+        const r = await fetch('api/session', { cache: 'no-store' });
+        if (r.ok || r.status === 401) return location.reload();
+      } catch (e) { /* still unreachable */ }
+      goOffline.retry = setTimeout(again, 10000);
+    }, 5000);
   }
 
   function renderSession() {
