@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -25,6 +26,11 @@ type guestSession struct {
 	mu      sync.Mutex
 	tokens  *consent.Tokens
 }
+
+// relayPeer is the address relayed requests are given (RFC 6666's discard
+// prefix: no real peer has it); the gateway trusts forwarded headers from
+// it only (gateway.Config.TrustedProxies).
+var relayPeer = netip.AddrPortFrom(netip.MustParseAddr("100::1"), 0)
 
 // baseKey is the context key of the path prefix under which the home is
 // reached: "/" locally, "/homes/home-1/" through the relay.
@@ -70,12 +76,21 @@ func (h *home) handler(viaRelay bool) http.Handler {
 	var hd http.Handler = securityHeaders(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		base := "/"
+		r = r.WithContext(context.WithValue(r.Context(), baseKey{}, base))
 		if viaRelay {
 			if p := r.Header.Get("X-Forwarded-Prefix"); strings.HasPrefix(p, "/") {
 				base = strings.TrimSuffix(p, "/") + "/"
 			}
+			r = r.WithContext(context.WithValue(r.Context(), baseKey{}, base))
+			// The relay client reports the public client's address as
+			// RemoteAddr, so the gateway cannot tell relayed requests by
+			// their peer and would ignore the relay's X-Forwarded-*
+			// headers (its TDs would then lack the /homes/<home>/
+			// prefix). Mark relayed requests with a reserved address the
+			// gateway trusts; nothing else can come from it.
+			r.RemoteAddr = relayPeer.String()
 		}
-		hd.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), baseKey{}, base)))
+		hd.ServeHTTP(w, r)
 	})
 }
 

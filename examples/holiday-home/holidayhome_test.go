@@ -225,6 +225,29 @@ func TestStory(t *testing.T) {
 	if code := bearer(t, away+"things/"+livingLampID+"/properties/on", appToken); code != http.StatusOK {
 		t.Fatalf("the guest app reading a light through the relay: %d", code)
 	}
+	// Thing Descriptions fetched through the relay point back through it;
+	// locally, forwarded headers from anyone else are ignored.
+	for _, tc := range []struct{ url, prefix, base string }{
+		{away + "things/" + livingLampID, "", away},
+		{base + "things/" + livingLampID, "", base},
+		{base + "things/" + livingLampID, "/evil", base},
+	} {
+		req, _ := http.NewRequest("GET", tc.url, nil)
+		req.Header.Set("Authorization", "Bearer "+appToken)
+		if tc.prefix != "" {
+			req.Header.Set("X-Forwarded-Prefix", tc.prefix)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var td struct{ Base string }
+		json.NewDecoder(resp.Body).Decode(&td)
+		resp.Body.Close()
+		if td.Base != tc.base {
+			t.Errorf("TD from %s (X-Forwarded-Prefix %q) has base %q, want %q", tc.url, tc.prefix, td.Base, tc.base)
+		}
+	}
 
 	t.Log("the guest consents to the energy forecast and to EnergySaver")
 	if code, body := guest.postJSON(base+"api/forecast-consent", map[string]bool{"consent": true}); code != http.StatusOK {

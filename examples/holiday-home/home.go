@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -213,6 +214,8 @@ func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home,
 		Directory:    gateway.Directory{ID: "urn:hearth:" + h.name, Title: h.title},
 		History:      h.history,
 		AllowedHosts: allowed,
+		// Relayed requests, and only they, carry relayPeer (see handler).
+		TrustedProxies: []netip.Prefix{netip.PrefixFrom(relayPeer.Addr(), 128)},
 	})
 	if err != nil {
 		return nil, err
