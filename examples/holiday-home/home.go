@@ -184,7 +184,7 @@ func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home,
 	if err := h.openLedger(ctx); err != nil {
 		return nil, err
 	}
-	closers = append(closers, func() { h.ledger.Close() })
+	closers = append(closers, func() { h.ledger.Close(); h.history.Close() })
 
 	h.devices = virtual.New(virtual.Config{Logger: h.log.With("part", h.name+"/devices")})
 	closers = append(closers, func() { h.devices.Close() })
@@ -284,7 +284,13 @@ func (h *home) openLedger(ctx context.Context) error {
 		store.Close()
 		return err
 	}
-	h.history = gateway.NewHistory(gateway.HistoryConfig{})
+	// Readings recorded under consents that allow it, durable like the
+	// ledger; erasure removes them from the file too.
+	h.history, err = gateway.OpenHistory(gateway.HistoryConfig{Dir: filepath.Join(h.dir, "history"), Logger: h.log})
+	if err != nil {
+		h.ledger.Close()
+		return err
+	}
 	h.ledger.RegisterExporter("history", h.history)
 	h.ledger.RegisterEraser("history", h.history)
 	h.ledger.RegisterExporter("stay", h.stay)
@@ -387,6 +393,9 @@ func (h *home) run(ctx context.Context) error {
 	h.onb.close()
 	h.devices.Close()
 	h.gw.Close()
+	if cerr := h.history.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
 	if cerr := h.ledger.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
