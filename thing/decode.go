@@ -10,13 +10,18 @@ import "encoding/json"
 // once marks member bit as seen; for a repeated member it records the
 // duplicate, skips its value and returns false.
 func (d *decoder) once(seen *uint64, bit uint) bool {
-	if *seen&(1<<bit) != 0 {
-		d.failDup()
-		d.skip()
-		return false
+	if *seen&(1<<bit) == 0 {
+		*seen |= 1 << bit
+		return true
 	}
-	*seen |= 1 << bit
-	return true
+	return d.dupMember()
+}
+
+// dupMember records a repeated member, skips its value and returns false.
+func (d *decoder) dupMember() bool {
+	d.failDup()
+	d.skip()
+	return false
 }
 
 func (d *decoder) description(t *Description) {
@@ -28,7 +33,7 @@ func (d *decoder) description(t *Description) {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch k {
+		switch string(k) {
 		case "@context":
 			if d.once(&seen, 0) {
 				d.context(&t.Context)
@@ -154,11 +159,11 @@ func (d *decoder) context(c *Context) {
 				for first := true; d.next(&first, '}'); {
 					k := d.key()
 					d.pushKey(k)
-					if _, dup := terms[k]; dup {
+					if _, dup := terms[string(k)]; dup {
 						d.failDup()
 						d.skip()
 					} else {
-						name := k
+						name := d.keepKey(k)
 						terms[name] = d.raw()
 					}
 					d.pop()
@@ -187,7 +192,7 @@ func (d *decoder) version() *VersionInfo {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch k {
+		switch string(k) {
 		case "instance":
 			if d.once(&seen, 0) {
 				v.Instance = d.str()
@@ -215,8 +220,8 @@ func (d *decoder) version() *VersionInfo {
 }
 
 // affordanceName checks a member name of properties, actions or events.
-func (d *decoder) affordanceName(k string) {
-	if d.model && isPlaceholder(k) {
+func (d *decoder) affordanceName(k []byte) {
+	if d.model && isPlaceholder(string(k)) {
 		d.fail("a member name must not be a placeholder")
 	}
 }
@@ -233,10 +238,10 @@ func (d *decoder) properties() map[string]*Property {
 		k := d.key()
 		d.pushKey(k)
 		d.affordanceName(k)
-		if _, dup := m[k]; dup {
+		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := k; true {
+		} else if name := d.keepKey(k); true {
 			if p := d.property(); p != nil {
 				m[name] = p
 			}
@@ -256,10 +261,10 @@ func (d *decoder) actions() map[string]*Action {
 		k := d.key()
 		d.pushKey(k)
 		d.affordanceName(k)
-		if _, dup := m[k]; dup {
+		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := k; true {
+		} else if name := d.keepKey(k); true {
 			if a := d.action(); a != nil {
 				m[name] = a
 			}
@@ -279,10 +284,10 @@ func (d *decoder) events() map[string]*Event {
 		k := d.key()
 		d.pushKey(k)
 		d.affordanceName(k)
-		if _, dup := m[k]; dup {
+		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := k; true {
+		} else if name := d.keepKey(k); true {
 			if e := d.event(); e != nil {
 				m[name] = e
 			}
@@ -330,7 +335,7 @@ func (d *decoder) property() *Property {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch k {
+		switch string(k) {
 		case "forms":
 			if d.once(&seen, bitForms) {
 				p.Forms = d.forms()
@@ -364,7 +369,7 @@ func (d *decoder) action() *Action {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch k {
+		switch string(k) {
 		case "@type":
 			if d.once(&seen, 0) {
 				d.strs(&a.Type)
@@ -433,7 +438,7 @@ func (d *decoder) event() *Event {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch k {
+		switch string(k) {
 		case "@type":
 			if d.once(&seen, 0) {
 				d.strs(&e.Type)
@@ -512,8 +517,8 @@ func (d *decoder) schema() *DataSchema {
 // (contentEncoding and contentMediaType of a property, properties of any
 // data schema); a wrong type there is still an error, marked as a rule
 // beyond the schema.
-func (d *decoder) schemaMember(s *DataSchema, k string, seen *uint64, property bool) bool {
-	switch k {
+func (d *decoder) schemaMember(s *DataSchema, k []byte, seen *uint64, property bool) bool {
+	switch string(k) {
 	case "@type":
 		if d.once(seen, 0) {
 			d.strs(&s.AtType)
@@ -702,10 +707,10 @@ func (d *decoder) schemaMap() map[string]*DataSchema {
 		k := d.key()
 		d.pushKey(k)
 		d.affordanceName(k)
-		if _, dup := m[k]; dup {
+		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := k; true {
+		} else if name := d.keepKey(k); true {
 			if s := d.schema(); s != nil {
 				m[name] = s
 			}
@@ -742,7 +747,7 @@ func (d *decoder) form(f *Form) {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch k {
+		switch string(k) {
 		case "href":
 			if d.once(&seen, 0) {
 				f.Href = d.str()
@@ -799,7 +804,7 @@ func (d *decoder) response() *ExpectedResponse {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch k {
+		switch string(k) {
 		case "contentType":
 			if d.once(&seen, 0) {
 				r.ContentType = d.str()
@@ -838,7 +843,7 @@ func (d *decoder) additionalResponse() (r AdditionalResponse, ok bool) {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch k {
+		switch string(k) {
 		case "success":
 			if d.once(&seen, 0) {
 				r.Success = d.optBool()
@@ -885,7 +890,7 @@ func (d *decoder) link() (l Link, ok bool) {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch k {
+		switch string(k) {
 		case "href":
 			if d.once(&seen, 0) {
 				l.Href = d.str()
@@ -942,10 +947,10 @@ func (d *decoder) securityDefinitions() map[string]*SecurityScheme {
 		k := d.key()
 		d.pushKey(k)
 		d.affordanceName(k)
-		if _, dup := m[k]; dup {
+		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := k; true {
+		} else if name := d.keepKey(k); true {
 			if s := d.securityScheme(); s != nil {
 				m[name] = s
 			}
@@ -969,7 +974,7 @@ func (d *decoder) securityScheme() *SecurityScheme {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		switch k {
+		switch string(k) {
 		case "@type":
 			if d.once(&seen, 0) {
 				d.strs(&s.Type)
@@ -991,7 +996,7 @@ func (d *decoder) securityScheme() *SecurityScheme {
 				s.Proxy = d.str()
 			}
 		default:
-			bit, dst := s.member(k)
+			bit, dst := s.member(string(k))
 			switch {
 			case bit == 0:
 				d.extension(&s.Extensions, k)

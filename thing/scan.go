@@ -1,6 +1,7 @@
 package thing
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -48,13 +49,15 @@ type decoder struct {
 	path    []seg
 	errs    []error
 	scratch []byte   // unescaped string (valid until the next string read)
-	keys    []string // member names of the objects being skipped (duplicate detection)
+	keys    [][]byte // member names of the objects being skipped (duplicate detection)
 	escKeys []string // member names with escapes on the current path
 
-	// Strings are substrings of one copy of the input (src), made on
-	// first use, so that decoding a document costs one allocation for all
-	// its text instead of one per string. Raw extension values are copied
-	// into rawBuf, a few blocks shared by all of them.
+	// Strings the model keeps are substrings of one copy of the input
+	// (src, made on first use), and raw extension values are copied into
+	// rawBuf, a few blocks shared by all of them: decoding a document costs
+	// a handful of allocations for all its text rather than one per
+	// string, and nothing aliases the caller's input. Member names that
+	// only select a term are never converted.
 	src          string
 	rawBuf       []byte
 	lastS, lastE int  // span of the last string read, when not escaped
@@ -69,8 +72,8 @@ type decoder struct {
 	strSlab    slab[string]
 	floatSlab  slab[float64]
 	intSlab    slab[int]
-	tmpStrs    []string
-	tmpForm    []Form
+	anySlab    slab[any]
+	tmpAny     []any // elements of the arrays being decoded by value, stacked
 
 	// mode
 	model  bool // Thing Model: {{placeholders}} stand in for typed values
@@ -161,9 +164,9 @@ func appendPointerToken(b []byte, tok []byte) []byte {
 }
 
 // pushKey adds the member name just read by key (k) to the path.
-func (d *decoder) pushKey(k string) {
+func (d *decoder) pushKey(k []byte) {
 	if d.keyEsc {
-		d.escKeys = append(d.escKeys, k)
+		d.escKeys = append(d.escKeys, string(k))
 		d.path = append(d.path, seg{start: -len(d.escKeys), end: -1})
 		return
 	}
@@ -238,19 +241,46 @@ func (d *decoder) kind() string {
 }
 
 func (d *decoder) ws() {
-	for d.pos < len(d.data) {
-		switch d.data[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
-		}
+	if d.pos < len(d.data) && d.data[d.pos] > ' ' {
+		return
 	}
+	d.skipSpace()
+}
+
+func (d *decoder) skipSpace() {
+	data, i := d.data, d.pos
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+			continue
+		}
+		break
+	}
+	d.pos = i
 }
 
 // peek skips white space and returns the next byte without consuming it.
 func (d *decoder) peek() byte {
-	d.ws()
+	if c, ok := d.peekFast(); ok {
+		return c
+	}
+	return d.peekSlow()
+}
+
+// peekFast returns the next byte if it is not white space. The hottest
+// paths call it before peekSlow themselves: peek is too big to inline.
+func (d *decoder) peekFast() (byte, bool) {
+	if p := uint(d.pos); p < uint(len(d.data)) {
+		if c := d.data[p]; c > ' ' {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+func (d *decoder) peekSlow() byte {
+	d.skipSpace()
 	if d.pos >= len(d.data) {
 		d.syntax("unexpected end of JSON input")
 	}
@@ -260,7 +290,11 @@ func (d *decoder) peek() byte {
 // openObject consumes '{' and reports true if the next value is an object;
 // otherwise it consumes nothing.
 func (d *decoder) openObject() bool {
-	if d.peek() != '{' {
+	c, ok := d.peekFast()
+	if !ok {
+		c = d.peekSlow()
+	}
+	if c != '{' {
 		return false
 	}
 	d.pos++
@@ -269,7 +303,11 @@ func (d *decoder) openObject() bool {
 }
 
 func (d *decoder) openArray() bool {
-	if d.peek() != '[' {
+	c, ok := d.peekFast()
+	if !ok {
+		c = d.peekSlow()
+	}
+	if c != '[' {
 		return false
 	}
 	d.pos++
@@ -288,7 +326,10 @@ func (d *decoder) enter() {
 // being read; it returns false, having consumed the closing bracket, when
 // there is none. first must start true.
 func (d *decoder) next(first *bool, end byte) bool {
-	c := d.peek()
+	c, ok := d.peekFast()
+	if !ok {
+		c = d.peekSlow()
+	}
 	if *first {
 		*first = false
 		if c == end {
@@ -316,21 +357,24 @@ func (d *decoder) next(first *bool, end byte) bool {
 	return false
 }
 
-// key reads a member name and the colon after it. The name is a substring
-// of the input's string copy, so reading it does not allocate (unless it
-// has escapes).
-func (d *decoder) key() string {
-	if d.peek() != '"' {
+// key reads a member name and the colon after it. The name is valid
+// until the next string read (it is a slice of the input, or of scratch
+// when it has escapes): switch on string(k), look it up in maps with
+// m[string(k)], and keep it with d.keep.
+func (d *decoder) key() []byte {
+	c, ok := d.peekFast()
+	if !ok {
+		c = d.peekSlow()
+	}
+	if c != '"' {
 		d.syntax("invalid character " + quoteChar(d.data[d.pos]) + " looking for beginning of object key string")
 	}
-	b, esc := d.rawString()
-	var k string
-	if esc {
-		k = string(b)
-	} else {
-		k = d.source()[d.lastS:d.lastE]
-	}
+	k, esc := d.rawString()
 	d.keyS, d.keyE, d.keyEsc = d.lastS, d.lastE, esc
+	if d.pos < len(d.data) && d.data[d.pos] == ':' {
+		d.pos++
+		return k
+	}
 	if d.peek() != ':' {
 		d.syntax("invalid character " + quoteChar(d.data[d.pos]) + " after object key")
 	}
@@ -338,7 +382,19 @@ func (d *decoder) key() string {
 	return k
 }
 
-// source returns the input as a string, converting it once.
+// keepKey returns the member name k just read by key as a string the
+// model may keep: a substring of the input's string copy, unless it had
+// escapes. Call it before reading the member's value.
+func (d *decoder) keepKey(k []byte) string {
+	if d.keyEsc || len(k) == 0 {
+		return string(k)
+	}
+	return d.source()[d.keyS:d.keyE]
+}
+
+// source returns the input as a string, converting it once. One copy of
+// the whole input costs less than copying the strings the model keeps one
+// by one, and nothing then aliases the caller's input.
 func (d *decoder) source() string {
 	if d.src == "" {
 		d.src = string(d.data)
@@ -346,8 +402,8 @@ func (d *decoder) source() string {
 	return d.src
 }
 
-// lastStr returns the last string read (b) as a Go string, sharing the
-// input's copy when it had no escapes.
+// lastStr returns the last string read (b) as a string the model may
+// keep, sharing the input's copy when it had no escapes.
 func (d *decoder) lastStr(b []byte) string {
 	if d.lastEsc || len(b) == 0 {
 		return string(b)
@@ -697,16 +753,21 @@ func (d *decoder) skip() {
 			k := d.key()
 			var dup bool
 			if set != nil {
-				_, dup = set[k]
-				set[k] = struct{}{}
+				_, dup = set[string(k)]
+				if !dup {
+					set[string(k)] = struct{}{}
+				}
 			} else {
 				dup = d.seenKey(base, k)
 				if !dup {
+					if d.keyEsc {
+						k = bytes.Clone(k) // scratch is reused
+					}
 					d.keys = append(d.keys, k)
 					if len(d.keys)-base > 16 {
 						set = make(map[string]struct{}, 64)
 						for _, x := range d.keys[base:] {
-							set[x] = struct{}{}
+							set[string(x)] = struct{}{}
 						}
 					}
 				}
@@ -735,9 +796,9 @@ func (d *decoder) skip() {
 	}
 }
 
-func (d *decoder) seenKey(base int, k string) bool {
+func (d *decoder) seenKey(base int, k []byte) bool {
 	for _, s := range d.keys[base:] {
-		if s == k {
+		if bytes.Equal(s, k) {
 			return true
 		}
 	}
@@ -762,7 +823,11 @@ func (d *decoder) raw() json.RawMessage {
 
 // str reads a string value, recording a type error for anything else.
 func (d *decoder) str() string {
-	if d.peek() != '"' {
+	c, ok := d.peekFast()
+	if !ok {
+		c = d.peekSlow()
+	}
+	if c != '"' {
 		d.typeError("a string")
 		return ""
 	}
@@ -773,7 +838,11 @@ func (d *decoder) str() string {
 // text reads a string value; it returns ok false (after recording a type
 // error) for anything else.
 func (d *decoder) text() (string, bool) {
-	if d.peek() != '"' {
+	c, ok := d.peekFast()
+	if !ok {
+		c = d.peekSlow()
+	}
+	if c != '"' {
 		d.typeError("a string")
 		return "", false
 	}
@@ -789,7 +858,7 @@ func (d *decoder) placeholder() bool {
 	}
 	save := d.pos
 	b, _ := d.rawString()
-	if isPlaceholder(d.lastStr(b)) {
+	if bytes.Contains(b, []byte("{{")) && isPlaceholder(string(b)) {
 		return true
 	}
 	d.pos = save
@@ -864,7 +933,9 @@ func (d *decoder) strs(s *Strings) {
 	switch d.peek() {
 	case '"':
 		b, _ := d.rawString()
-		s.Values = d.strSlab.clone([]string{d.lastStr(b)})
+		start := len(d.strSlab.buf)
+		*d.strSlab.extend(&start) = d.lastStr(b)
+		s.Values = d.strSlab.run(start)
 		s.Array = false
 	case '[':
 		s.Array = true
@@ -880,17 +951,17 @@ func (d *decoder) stringList() []string {
 		d.typeError("an array of strings")
 		return nil
 	}
-	tmp := d.tmpStrs[:0]
+	// String lists do not nest: the list is built in place in the slab.
+	start := len(d.strSlab.buf)
 	i := 0
 	for first := true; d.next(&first, ']'); i++ {
 		d.pushIndex(i)
 		if v, ok := d.text(); ok {
-			tmp = append(tmp, v)
+			*d.strSlab.extend(&start) = v
 		}
 		d.pop()
 	}
-	d.tmpStrs = tmp
-	return d.strSlab.clone(tmp)
+	return d.strSlab.run(start)
 }
 
 func (d *decoder) multiLanguage() MultiLanguage {
@@ -902,13 +973,13 @@ func (d *decoder) multiLanguage() MultiLanguage {
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
 		d.pushKey(k)
-		if d.model && isPlaceholder(k) {
+		if d.model && isPlaceholder(string(k)) {
 			d.fail("a member name must not be a placeholder")
 		}
-		if _, dup := m[k]; dup {
+		if _, dup := m[string(k)]; dup {
 			d.failDup()
 			d.skip()
-		} else if name := k; true {
+		} else if name := d.keepKey(k); true {
 			if v, ok := d.text(); ok {
 				m[name] = v
 			}
@@ -919,19 +990,19 @@ func (d *decoder) multiLanguage() MultiLanguage {
 }
 
 // extension stores an unknown member verbatim.
-func (d *decoder) extension(m *map[string]json.RawMessage, k string) {
+func (d *decoder) extension(m *map[string]json.RawMessage, k []byte) {
 	if *m == nil {
 		*m = make(map[string]json.RawMessage, 2)
 	}
-	if _, dup := (*m)[k]; dup {
+	if _, dup := (*m)[string(k)]; dup {
 		d.failDup()
 		d.skip()
 		return
 	}
-	if d.model && isPlaceholder(k) {
+	if d.model && isPlaceholder(string(k)) {
 		d.fail("a member name must not be a placeholder")
 	}
-	name := k
+	name := d.keepKey(k)
 	(*m)[name] = d.raw()
 }
 
@@ -946,11 +1017,11 @@ func (d *decoder) value() any {
 		for first := true; d.next(&first, '}'); {
 			k := d.key()
 			d.pushKey(k)
-			if _, dup := m[k]; dup {
+			if _, dup := m[string(k)]; dup {
 				d.failDup()
 				d.skip()
 			} else {
-				name := k
+				name := d.keepKey(k)
 				m[name] = d.value()
 			}
 			d.pop()
@@ -959,13 +1030,19 @@ func (d *decoder) value() any {
 	case '[':
 		d.pos++
 		d.enter()
-		a := make([]any, 0, 4)
+		// Nested arrays stack their elements in tmpAny; the finished
+		// array is carved from the slab.
+		base := len(d.tmpAny)
 		i := 0
 		for first := true; d.next(&first, ']'); i++ {
 			d.pushIndex(i)
-			a = append(a, d.value())
+			x := d.value()
+			d.tmpAny = append(d.tmpAny, x)
 			d.pop()
 		}
+		a := d.anySlab.clone(d.tmpAny[base:])
+		clear(d.tmpAny[base:])
+		d.tmpAny = d.tmpAny[:base]
 		return a
 	case '"':
 		b, _ := d.rawString()

@@ -689,12 +689,12 @@ func (s *Schema) walk(d *decoder, errs *[]error) {
 		for first := true; d.next(&first, '}'); {
 			k := d.key()
 			for i, r := range s.required {
-				if r == k {
+				if r == string(k) {
 					have[i] = true
 				}
 			}
 			d.pushKey(k)
-			sub := s.props[k]
+			sub := s.props[string(k)]
 			if sub == nil {
 				d.skip()
 			} else {

@@ -44,7 +44,7 @@ func (d *decoder) tree() *node {
 		for first := true; d.next(&first, '}'); {
 			k := d.key()
 			d.pushKey(k)
-			name := k
+			name := d.keepKey(k)
 			var dup bool
 			if len(n.obj) >= 16 {
 				if names == nil {
@@ -80,7 +80,7 @@ func (d *decoder) tree() *node {
 		return n
 	case '"':
 		b, _ := d.rawString()
-		return &node{kind: 's', str: string(b)}
+		return &node{kind: 's', str: d.lastStr(b)}
 	case 't', 'f':
 		if d.literal() == 't' {
 			return &node{kind: 'b', str: "true"}

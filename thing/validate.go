@@ -286,6 +286,9 @@ func (v *validator) typeDecl(s Strings, name string, root bool) {
 }
 
 func (v *validator) langs(m MultiLanguage, name string) {
+	if len(m) == 0 {
+		return // ranging over an empty map still costs an iterator
+	}
 	for k := range m {
 		if !IsLanguageTag(k) {
 			v.failStrict("is not a well-formed BCP 47 language tag", name, k)
