@@ -120,7 +120,7 @@ try {
   await page.waitForSelector('.conn[data-status=connected] .big');
   await page.waitForFunction(() => /\d/.test(document.querySelector('.conn[data-status=connected] [data-power]').textContent));
   // The meter's energy count streams in over SSE through the relay.
-  await page.waitForFunction(() => /· [1-9]\d* updates/.test(document.querySelector('.conn[data-status=connected] .meta').textContent));
+  await page.waitForFunction(() => /· [1-9]\d* updates? received/.test(document.querySelector('.conn[data-status=connected] .meta').textContent));
   await shot('07-energysaver-connected.png');
   const esURL = page.url();
 

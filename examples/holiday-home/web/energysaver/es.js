@@ -34,10 +34,10 @@
         ? h('p', { class: 'gone' }, c.message)
         : h('div', { class: 'figures' },
           h('div', {}, h('span', { class: 'big', 'data-power': '' }, fmt(c.power_w, 0)), h('span', { class: 'unit' }, 'W now')),
-          h('div', {}, h('span', { class: 'big' }, fmt(c.energy_kwh, 3)), h('span', { class: 'unit' }, 'kWh this stay'))),
+          h('div', {}, h('span', { class: 'big' }, fmt(c.energy_kwh, 3)), h('span', { class: 'unit' }, 'kWh so far'))),
       c.status === 'connected' ? h('p', { class: 'tip' }, tip(c.power_w)) : null,
       c.status === 'error' ? h('p', { class: 'gone' }, c.message) : null,
-      h('p', { class: 'meta' }, `Live stream ${c.streaming ? 'open' : 'closed'} · ${c.events} updates received`,
+      h('p', { class: 'meta' }, `Live stream ${c.streaming ? 'open' : 'closed'} · ${c.events} ${c.events === 1 ? 'update' : 'updates'} received`,
         c.updated ? ` · last ${new Date(c.updated).toLocaleTimeString()}` : ''))));
   }
   refresh();
