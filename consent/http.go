@@ -366,13 +366,19 @@ func sameOrigin(r *http.Request) bool {
 	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
 		return false
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+	switch o := r.Header.Get("Origin"); o {
+	case "":
+	case "null":
+		// Browsers send "Origin: null" when a user or extension enforces
+		// no-referrer; accept it only when the browser itself vouches, in
+		// Sec-Fetch-Site (which no page can set), that the post is
+		// same-origin. The CSRF token is checked either way.
+		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	default:
 		u, err := url.Parse(o)
 		if err != nil || u.Host != r.Host {
 			return false
 		}
-	} else if o == "null" {
-		return false
 	}
 	return true
 }

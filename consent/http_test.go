@@ -551,3 +551,32 @@ func TestHandlerNeedsHTTPSIssuer(t *testing.T) {
 		t.Errorf("consents without an Authenticator: %d", rec.Code)
 	}
 }
+
+func TestSameOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		origin, fetchSite string
+		want              bool
+	}{
+		{"", "", true},                                // non-browser client: CSRF token decides
+		{"", "same-origin", true},                     // form post without Origin
+		{"https://home.example", "same-origin", true}, // ordinary same-origin post
+		{"https://evil.example", "", false},           // another site
+		{"https://home.example", "cross-site", false}, // the browser says cross-site
+		{"null", "same-origin", true},                 // no-referrer enforced by the user: browser vouches
+		{"null", "", false},                           // opaque origin with nothing vouching (sandboxed frame)
+		{"null", "cross-site", false},                 // opaque origin from another site
+		{"https://home.example", "same-site", false},  // a sibling subdomain
+		{"://bad", "same-origin", false},              // unparsable Origin
+	} {
+		r := httptest.NewRequest("POST", "https://home.example/auth/authorize", nil)
+		if tc.origin != "" {
+			r.Header.Set("Origin", tc.origin)
+		}
+		if tc.fetchSite != "" {
+			r.Header.Set("Sec-Fetch-Site", tc.fetchSite)
+		}
+		if got := sameOrigin(r); got != tc.want {
+			t.Errorf("Origin %q, Sec-Fetch-Site %q: sameOrigin = %v, want %v", tc.origin, tc.fetchSite, got, tc.want)
+		}
+	}
+}

@@ -77,7 +77,7 @@ func (h *Handler) redirectWith(w http.ResponseWriter, r *http.Request, redirect 
 		target += "?" + params.Encode()
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Referrer-Policy", "same-origin")
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 

@@ -131,7 +131,7 @@ var basisWords = map[LawfulBasis]string{
 }
 
 // setPageHeaders sets the headers every HTML page gets: no caching, no
-// framing, no referrer, and a CSP that allows only the page's own style.
+// framing, no referrer to other sites, and a CSP that allows only the page's own style.
 func setPageHeaders(w http.ResponseWriter) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
@@ -139,7 +139,7 @@ func setPageHeaders(w http.ResponseWriter) {
 	hd.Set("Content-Security-Policy", pageCSP)
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Referrer-Policy", "same-origin")
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, name string, data map[string]any) {

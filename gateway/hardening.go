@@ -218,7 +218,7 @@ func (s *Server) originOf(r *http.Request) origin {
 	if r.TLS != nil {
 		o.scheme = "https"
 	}
-	if len(s.cfg.TrustedProxies) == 0 || !s.trustedPeer(r.RemoteAddr) {
+	if !s.fromTrustedProxy(r) {
 		return o
 	}
 	if fwd := r.Header.Get("Forwarded"); fwd != "" {
@@ -267,6 +267,14 @@ func validHost(h string) bool {
 	}
 	u, err := url.Parse("http://" + h + "/")
 	return err == nil && u.Host == h && u.User == nil
+}
+
+// fromTrustedProxy reports whether r's forwarding headers may be honoured.
+func (s *Server) fromTrustedProxy(r *http.Request) bool {
+	if s.cfg.TrustForwarded != nil && s.cfg.TrustForwarded(r) {
+		return true
+	}
+	return len(s.cfg.TrustedProxies) > 0 && s.trustedPeer(r.RemoteAddr)
 }
 
 func (s *Server) trustedPeer(remote string) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"slices"
 	"sync"
@@ -64,6 +65,13 @@ type Config struct {
 	// server computes the base URI of its Thing Descriptions. Nil means
 	// forwarded headers are ignored.
 	TrustedProxies []netip.Prefix
+
+	// TrustForwarded, when non-nil, also marks a request as coming from a
+	// trusted proxy, for proxies that are not a network peer: for example
+	// relay.Relayed, for requests that reached a home through its own
+	// tunnel to a remote-access relay. It must not trust anything a client
+	// can forge, such as a header. Nil means TrustedProxies alone decides.
+	TrustForwarded func(*http.Request) bool
 
 	// MaxBodyBytes limits request bodies and WebSocket messages. Zero means
 	// 64 KiB.

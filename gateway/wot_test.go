@@ -308,7 +308,19 @@ func TestForwardedHeaders(t *testing.T) {
 	if b := get(trusted); b != "https://home.example.com/homes/7/" {
 		t.Errorf("trusted forwarded headers: base %q", b)
 	}
+	byRequest := newHarness(t, gateway.Config{TrustForwarded: func(r *http.Request) bool {
+		return r.Context().Value(proxiedKey{}) != nil
+	}})
+	if b := get(byRequest); b != byRequest.ts.URL+"/" {
+		t.Errorf("TrustForwarded false, forwarded headers honoured: base %q", b)
+	}
+	marked := newHarness(t, gateway.Config{TrustForwarded: func(r *http.Request) bool { return true }})
+	if b := get(marked); b != "https://home.example.com/homes/7/" {
+		t.Errorf("TrustForwarded true: base %q", b)
+	}
 }
+
+type proxiedKey struct{}
 
 func TestListing(t *testing.T) {
 	h := newHarness(t, gateway.Config{})

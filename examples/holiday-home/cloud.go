@@ -222,10 +222,9 @@ func (c *cloud) handler(secure bool) http.Handler {
 	mux.HandleFunc("GET /api/maintenance", c.owner(c.serveMaintenance))
 	mux.HandleFunc("POST /api/maintenance/{home}/history", c.owner(c.serveOwnerHistory))
 	mux.Handle(esPath, http.StripPrefix(strings.TrimSuffix(esPath, "/"), c.es.handler()))
-	// The relay forwards everything under /homes/ to the homes' gateways.
-	// Forwarded SSE and WebSocket streams are long-lived: lift the
-	// http.Server's write deadline for them (the relay does not extend it).
-	mux.Handle("/homes/", liftWriteDeadline(c.relay))
+	// The relay forwards everything under /homes/ to the homes' gateways
+	// (it lifts the server's deadlines for SSE and WebSocket streams).
+	mux.Handle("/homes/", c.relay)
 	if secure {
 		mux.Handle(relay.ConnectPath, c.relay)
 		mux.Handle("/fl/", http.StripPrefix("/fl", c.flh))
@@ -233,17 +232,6 @@ func (c *cloud) handler(secure bool) http.Handler {
 		mux.HandleFunc("POST /api/homes/{home}/maintenance", c.serveMaintenanceToken)
 	}
 	return securityHeaders(mux)
-}
-
-// liftWriteDeadline clears the server's write deadline for a handler that
-// streams for as long as its client wants (the relay's forwarded SSE and
-// WebSocket streams); the home's gateway and the relay's own heartbeats
-// bound them instead.
-func liftWriteDeadline(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.NewResponseController(w).SetWriteDeadline(time.Time{})
-		h.ServeHTTP(w, r)
-	})
 }
 
 // run serves the cloud until ctx ends.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/hearth-wot/hearth/consent"
 	"github.com/hearth-wot/hearth/gateway"
 	"github.com/hearth-wot/hearth/gateway/access"
+	"github.com/hearth-wot/hearth/gateway/relay"
 	"github.com/hearth-wot/hearth/onboarding"
 	"github.com/hearth-wot/hearth/thing"
 )
@@ -27,11 +27,6 @@ type guestSession struct {
 	tokens  *consent.Tokens
 }
 
-// relayPeer is the address relayed requests are given (RFC 6666's discard
-// prefix: no real peer has it); the gateway trusts forwarded headers from
-// it only (gateway.Config.TrustedProxies).
-var relayPeer = netip.AddrPortFrom(netip.MustParseAddr("100::1"), 0)
-
 // baseKey is the context key of the path prefix under which the home is
 // reached: "/" locally, "/homes/home-1/" through the relay.
 type baseKey struct{}
@@ -43,10 +38,11 @@ func basePath(r *http.Request) string {
 	return "/"
 }
 
-// handler returns the home's routes. viaRelay marks the handler given to
-// the relay client, whose requests arrive with X-Forwarded-Prefix set by
-// the relay (never by the public client: the relay drops those).
-func (h *home) handler(viaRelay bool) http.Handler {
+// handler returns the home's routes. Requests that came through the relay
+// (relay.Relayed) arrive with X-Forwarded-Prefix set by the relay (never by
+// the public client: the relay drops those), which tells the pages their
+// base path.
+func (h *home) handler() http.Handler {
 	mux := http.NewServeMux()
 	app := http.FileServerFS(webAssets("guest"))
 	mux.HandleFunc("GET /{$}", h.serveApp)
@@ -69,7 +65,7 @@ func (h *home) handler(viaRelay bool) http.Handler {
 	mux.HandleFunc("POST /api/devices/unbox", h.guest(h.serveUnbox))
 	mux.HandleFunc("POST /api/devices/add", h.guest(h.serveAddDevice))
 	mux.HandleFunc("GET /api/history", h.serveHistory)
-	mux.Handle("/consent/", http.StripPrefix("/consent", nullOriginFix(h.consentH)))
+	mux.Handle("/consent/", http.StripPrefix("/consent", h.consentH))
 	for _, p := range []string{"/things", "/things/", "/.well-known/wot", "/webthings", "/webthings/"} {
 		mux.Handle(p, h.gw)
 	}
@@ -77,18 +73,11 @@ func (h *home) handler(viaRelay bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		base := "/"
 		r = r.WithContext(context.WithValue(r.Context(), baseKey{}, base))
-		if viaRelay {
+		if relay.Relayed(r) {
 			if p := r.Header.Get("X-Forwarded-Prefix"); strings.HasPrefix(p, "/") {
 				base = strings.TrimSuffix(p, "/") + "/"
 			}
 			r = r.WithContext(context.WithValue(r.Context(), baseKey{}, base))
-			// The relay client reports the public client's address as
-			// RemoteAddr, so the gateway cannot tell relayed requests by
-			// their peer and would ignore the relay's X-Forwarded-*
-			// headers (its TDs would then lack the /homes/<home>/
-			// prefix). Mark relayed requests with a reserved address the
-			// gateway trusts; nothing else can come from it.
-			r.RemoteAddr = relayPeer.String()
 		}
 		hd.ServeHTTP(w, r)
 	})
@@ -480,20 +469,4 @@ func (h *home) serveHistory(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"thing": thingID, "property": prop, "values": out})
-}
-
-// nullOriginFix works around the consent pages' referrer policy: they say
-// <meta name="referrer" content="no-referrer">, under which browsers send
-// "Origin: null" with the pages' own form posts, and the consent handler
-// then refuses them as cross-site. A browser also says where a request
-// comes from in Sec-Fetch-Site, which no web page can set: when it says
-// same-origin, the null Origin is dropped, and the handler's same-origin
-// check and CSRF token decide as intended.
-func nullOriginFix(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.Header.Get("Origin") == "null" && r.Header.Get("Sec-Fetch-Site") == "same-origin" {
-			r.Header.Del("Origin")
-		}
-		h.ServeHTTP(w, r)
-	})
 }

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -214,8 +213,10 @@ func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home,
 		Directory:    gateway.Directory{ID: "urn:hearth:" + h.name, Title: h.title},
 		History:      h.history,
 		AllowedHosts: allowed,
-		// Relayed requests, and only they, carry relayPeer (see handler).
-		TrustedProxies: []netip.Prefix{netip.PrefixFrom(relayPeer.Addr(), 128)},
+		// Honour the relay's X-Forwarded-* headers on requests that came
+		// through the home's own tunnel, so TDs fetched through the relay
+		// point back through it; nothing a client sends can fake this.
+		TrustForwarded: relay.Relayed,
 	})
 	if err != nil {
 		return nil, err
@@ -239,7 +240,7 @@ func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home,
 		return nil, err
 	}
 	if h.relayc, err = relay.NewClient(relay.ClientConfig{
-		URL: h.enroll.CloudURL, Home: h.name, Key: h.key, Handler: h.handler(true),
+		URL: h.enroll.CloudURL, Home: h.name, Key: h.key, Handler: h.handler(),
 		TLSClientConfig: h.cloudTLS, MinBackoff: 200 * time.Millisecond, MaxBackoff: 10 * time.Second,
 		Logger:       h.log.With("part", h.name+"/relay"),
 		OnConnect:    func() { h.log.Debug("connected to the resort's relay") },
@@ -363,7 +364,7 @@ func (h *home) simulateGuestOptIn(ctx context.Context) error {
 
 // run serves the home until ctx ends.
 func (h *home) run(ctx context.Context) error {
-	srv := newHTTPServer(h.handler(false), h.log)
+	srv := newHTTPServer(h.handler(), h.log)
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	wg.Go(func() { errc <- serve(ctx, srv, h.ln) })

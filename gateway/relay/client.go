@@ -243,11 +243,26 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	c.ln = &streamListener{ch: make(chan net.Conn), done: make(chan struct{})}
 	c.srv = &http.Server{
-		Handler:           cfg.Handler,
+		Handler: cfg.Handler,
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), relayedKey{}, true)
+		},
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          log.New(slogWriter{c.log}, "", 0),
 	}
 	return c, nil
+}
+
+type relayedKey struct{}
+
+// Relayed reports whether r reached the home through a Client's tunnel
+// (rather than on a listener of the home's own), so that a gateway can
+// honour the X-Forwarded-* headers the relay set, and only those. No
+// header or address a remote client controls can make it true. Use it as
+// gateway.Config.TrustForwarded.
+func Relayed(r *http.Request) bool {
+	v, _ := r.Context().Value(relayedKey{}).(bool)
+	return v
 }
 
 // PublicKey returns the public key to register with the relay.

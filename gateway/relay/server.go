@@ -9,6 +9,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -276,11 +277,12 @@ func NewServer(cfg Config) (*Server, error) {
 		},
 	}
 	s.proxy = &httputil.ReverseProxy{
-		Rewrite:      rewrite,
-		Transport:    streamTransport{s},
-		ErrorHandler: s.proxyError,
-		ErrorLog:     log.New(io.Discard, "", 0),
-		BufferPool:   bufferPool{},
+		Rewrite:        rewrite,
+		Transport:      streamTransport{s},
+		ErrorHandler:   s.proxyError,
+		ModifyResponse: liftStreamDeadlines,
+		ErrorLog:       log.New(io.Discard, "", 0),
+		BufferPool:     bufferPool{},
 	}
 	s.ymux = yamuxConfig(cfg.HeartbeatTimeout, s.log)
 	return s, nil
@@ -388,6 +390,7 @@ type route struct {
 	rawPath  string
 	h        *home
 	client   string // public client address, "ip:port"
+	rc       *http.ResponseController
 	tooLarge atomic.Bool
 }
 
@@ -421,6 +424,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rt *route) {
 	s.streamsTotal.Add(1)
 
 	rt.h = h
+	rt.rc = http.NewResponseController(w)
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		rt.client = ap.String()
 	}
@@ -428,6 +432,26 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, rt *route) {
 		r.Body = &limitedBody{rc: r.Body, n: maxBody, rt: rt}
 	}
 	s.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, rt)))
+}
+
+// liftStreamDeadlines clears the embedding http.Server's deadlines for
+// responses that stream: an SSE stream must outlive WriteTimeout, and an
+// upgraded (WebSocket) connection both ReadTimeout and WriteTimeout. The
+// heartbeat and the home's own limits bound them instead.
+func liftStreamDeadlines(resp *http.Response) error {
+	rt, _ := resp.Request.Context().Value(routeKey{}).(*route)
+	if rt == nil || rt.rc == nil {
+		return nil
+	}
+	upgrade := resp.StatusCode == http.StatusSwitchingProtocols
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if upgrade || mt == "text/event-stream" {
+		_ = rt.rc.SetWriteDeadline(time.Time{}) // ErrNotSupported: nothing to lift
+	}
+	if upgrade {
+		_ = rt.rc.SetReadDeadline(time.Time{})
+	}
+	return nil
 }
 
 func (s *Server) reject(w http.ResponseWriter, status int) {
