@@ -32,7 +32,7 @@ func (d *decoder) description(t *Description) {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		switch string(k) {
 		case "@context":
 			if d.once(&seen, 0) {
@@ -158,7 +158,7 @@ func (d *decoder) context(c *Context) {
 				terms := make(map[string]json.RawMessage, 4)
 				for first := true; d.next(&first, '}'); {
 					k := d.key()
-					d.pushKey(k)
+					d.pushKey()
 					if _, dup := terms[string(k)]; dup {
 						d.failDup()
 						d.skip()
@@ -191,7 +191,7 @@ func (d *decoder) version() *VersionInfo {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		switch string(k) {
 		case "instance":
 			if d.once(&seen, 0) {
@@ -236,7 +236,7 @@ func (d *decoder) properties() map[string]*Property {
 	m := make(map[string]*Property, min(len(d.data)/350, 512))
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		d.affordanceName(k)
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
@@ -259,7 +259,7 @@ func (d *decoder) actions() map[string]*Action {
 	m := make(map[string]*Action, 4)
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		d.affordanceName(k)
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
@@ -282,7 +282,7 @@ func (d *decoder) events() map[string]*Event {
 	m := make(map[string]*Event, 4)
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		d.affordanceName(k)
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
@@ -334,7 +334,7 @@ func (d *decoder) property() *Property {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		switch string(k) {
 		case "forms":
 			if d.once(&seen, bitForms) {
@@ -368,7 +368,7 @@ func (d *decoder) action() *Action {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		switch string(k) {
 		case "@type":
 			if d.once(&seen, 0) {
@@ -437,7 +437,7 @@ func (d *decoder) event() *Event {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		switch string(k) {
 		case "@type":
 			if d.once(&seen, 0) {
@@ -501,7 +501,7 @@ func (d *decoder) schema() *DataSchema {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		if !d.schemaMember(s, k, &seen, false) {
 			d.extension(&s.Extensions, k)
 		}
@@ -705,7 +705,7 @@ func (d *decoder) schemaMap() map[string]*DataSchema {
 	m := make(map[string]*DataSchema, 4)
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		d.affordanceName(k)
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
@@ -746,7 +746,7 @@ func (d *decoder) form(f *Form) {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		switch string(k) {
 		case "href":
 			if d.once(&seen, 0) {
@@ -803,7 +803,7 @@ func (d *decoder) response() *ExpectedResponse {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		switch string(k) {
 		case "contentType":
 			if d.once(&seen, 0) {
@@ -842,7 +842,7 @@ func (d *decoder) additionalResponse() (r AdditionalResponse, ok bool) {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		switch string(k) {
 		case "success":
 			if d.once(&seen, 0) {
@@ -889,7 +889,7 @@ func (d *decoder) link() (l Link, ok bool) {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		switch string(k) {
 		case "href":
 			if d.once(&seen, 0) {
@@ -945,7 +945,7 @@ func (d *decoder) securityDefinitions() map[string]*SecurityScheme {
 	m := make(map[string]*SecurityScheme, 2)
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		d.affordanceName(k)
 		if _, dup := m[string(k)]; dup {
 			d.failDup()
@@ -973,7 +973,7 @@ func (d *decoder) securityScheme() *SecurityScheme {
 	var seen uint64
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		switch string(k) {
 		case "@type":
 			if d.once(&seen, 0) {
@@ -996,10 +996,12 @@ func (d *decoder) securityScheme() *SecurityScheme {
 				s.Proxy = d.str()
 			}
 		default:
-			bit, dst := s.member(string(k))
+			// allStrings reads ahead, so keep the name first.
+			name := d.keepKey(k)
+			bit, dst := s.member(name)
 			switch {
 			case bit == 0:
-				d.extension(&s.Extensions, k)
+				d.extensionNamed(&s.Extensions, name)
 			case !d.once(&seen, bit):
 			case dst != nil && d.peek() == '"':
 				*dst = d.str()
@@ -1013,7 +1015,7 @@ func (d *decoder) securityScheme() *SecurityScheme {
 					s.AllOf = d.stringList()
 				}
 			default:
-				d.extension(&s.Extensions, k)
+				d.extensionNamed(&s.Extensions, name)
 			}
 		}
 		d.pop()

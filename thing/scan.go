@@ -32,15 +32,12 @@ const maxDepth = 512
 // point, which recovers it. It never escapes the package.
 type syntaxPanic struct{ err *SyntaxError }
 
-// seg is one step of a JSON pointer: a member name, as a span of the
-// input (or, for a name with escapes, an index into escKeys), or an array
-// index. It holds no pointers, so keeping the path costs the garbage
-// collector nothing.
-type seg struct {
-	start, end int // member name: data[start:end]; start < 0: escKeys[-start-1]
-	index      int // array index, when start == end == 0 and isIndex
-	isIndex    bool
-}
+// seg is one step of a JSON pointer: a member name, as the offset of its
+// opening quote in the input (the name is decoded again only to report an
+// error), or ^i for array index i. It holds no pointers, so keeping the
+// path costs the garbage collector nothing, and one word, so keeping it
+// costs the decoder little.
+type seg int
 
 type decoder struct {
 	data    []byte
@@ -50,7 +47,6 @@ type decoder struct {
 	errs    []error
 	scratch []byte   // unescaped string (valid until the next string read)
 	keys    [][]byte // member names of the objects being skipped (duplicate detection)
-	escKeys []string // member names with escapes on the current path
 
 	// Strings the model keeps are substrings of one copy of the input
 	// (src, made on first use), and raw extension values are copied into
@@ -60,10 +56,8 @@ type decoder struct {
 	// only select a term are never converted.
 	src          string
 	rawBuf       []byte
-	lastS, lastE int  // span of the last string read, when not escaped
+	lastS, lastE int  // span of the last string read (lastE only when not escaped)
 	lastEsc      bool // the last string read was escaped (its bytes are in scratch)
-	keyS, keyE   int  // same for the last member name
-	keyEsc       bool
 
 	// Slabs and scratch space for the model's small values.
 	propSlab   slab[Property]
@@ -137,14 +131,14 @@ func (d *decoder) pointer() string {
 	b := make([]byte, 0, 64)
 	for _, s := range d.path {
 		b = append(b, '/')
-		switch {
-		case s.isIndex:
-			b = strconv.AppendInt(b, int64(s.index), 10)
-		case s.start < 0:
-			b = appendPointerToken(b, []byte(d.escKeys[-s.start-1]))
-		default:
-			b = appendPointerToken(b, d.data[s.start:s.end])
+		if s < 0 {
+			b = strconv.AppendInt(b, int64(^s), 10)
+			continue
 		}
+		// The name was read once already, so this cannot fail.
+		k := decoder{data: d.data, pos: int(s)}
+		name, _ := k.rawString()
+		b = appendPointerToken(b, name)
 	}
 	return string(b)
 }
@@ -163,24 +157,13 @@ func appendPointerToken(b []byte, tok []byte) []byte {
 	return b
 }
 
-// pushKey adds the member name just read by key (k) to the path.
-func (d *decoder) pushKey(k []byte) {
-	if d.keyEsc {
-		d.escKeys = append(d.escKeys, string(k))
-		d.path = append(d.path, seg{start: -len(d.escKeys), end: -1})
-		return
-	}
-	d.path = append(d.path, seg{start: d.keyS, end: d.keyE})
-}
+// pushKey adds the member name just read by key to the path. No other
+// string may be read in between.
+func (d *decoder) pushKey() { d.path = append(d.path, seg(d.lastS-1)) }
 
-func (d *decoder) pushIndex(i int) { d.path = append(d.path, seg{index: i, isIndex: true}) }
+func (d *decoder) pushIndex(i int) { d.path = append(d.path, ^seg(i)) }
 
-func (d *decoder) pop() {
-	if s := d.path[len(d.path)-1]; s.start < 0 && s.end == -1 {
-		d.escKeys = d.escKeys[:len(d.escKeys)-1]
-	}
-	d.path = d.path[:len(d.path)-1]
-}
+func (d *decoder) pop() { d.path = d.path[:len(d.path)-1] }
 
 // errorf records a validation error at the current path.
 func (d *decoder) fail(msg string) {
@@ -369,8 +352,7 @@ func (d *decoder) key() []byte {
 	if c != '"' {
 		d.syntax("invalid character " + quoteChar(d.data[d.pos]) + " looking for beginning of object key string")
 	}
-	k, esc := d.rawString()
-	d.keyS, d.keyE, d.keyEsc = d.lastS, d.lastE, esc
+	k, _ := d.rawString()
 	if d.pos < len(d.data) && d.data[d.pos] == ':' {
 		d.pos++
 		return k
@@ -385,12 +367,7 @@ func (d *decoder) key() []byte {
 // keepKey returns the member name k just read by key as a string the
 // model may keep: a substring of the input's string copy, unless it had
 // escapes. Call it before reading the member's value.
-func (d *decoder) keepKey(k []byte) string {
-	if d.keyEsc || len(k) == 0 {
-		return string(k)
-	}
-	return d.source()[d.keyS:d.keyE]
-}
+func (d *decoder) keepKey(k []byte) string { return d.lastStr(k) }
 
 // source returns the input as a string, converting it once. One copy of
 // the whole input costs less than copying the strings the model keeps one
@@ -462,7 +439,7 @@ func (d *decoder) rawStringSlow(start, i int) (s []byte, escaped bool) {
 			d.lastS, d.lastE, d.lastEsc = start, i, false
 			return data[start:i], false
 		case c == '\\':
-			d.lastEsc = true
+			d.lastS, d.lastEsc = start, true
 			return d.escapedString(start, i), true
 		case c < 0x20:
 			d.pos = i
@@ -760,7 +737,7 @@ func (d *decoder) skip() {
 			} else {
 				dup = d.seenKey(base, k)
 				if !dup {
-					if d.keyEsc {
+					if d.lastEsc {
 						k = bytes.Clone(k) // scratch is reused
 					}
 					d.keys = append(d.keys, k)
@@ -772,7 +749,7 @@ func (d *decoder) skip() {
 					}
 				}
 			}
-			d.pushKey(k)
+			d.pushKey()
 			if dup {
 				d.failDup()
 			}
@@ -784,8 +761,11 @@ func (d *decoder) skip() {
 	case '[':
 		d.pos++
 		d.enter()
-		for first := true; d.next(&first, ']'); {
+		i := 0
+		for first := true; d.next(&first, ']'); i++ {
+			d.pushIndex(i)
 			d.skip()
+			d.pop()
 		}
 	case '"':
 		d.rawString()
@@ -972,7 +952,7 @@ func (d *decoder) multiLanguage() MultiLanguage {
 	m := make(MultiLanguage, 4)
 	for first := true; d.next(&first, '}'); {
 		k := d.key()
-		d.pushKey(k)
+		d.pushKey()
 		if d.model && isPlaceholder(string(k)) {
 			d.fail("a member name must not be a placeholder")
 		}
@@ -989,20 +969,25 @@ func (d *decoder) multiLanguage() MultiLanguage {
 	return m
 }
 
-// extension stores an unknown member verbatim.
+// extension stores an unknown member verbatim. k must be the last string
+// read (see keepKey).
 func (d *decoder) extension(m *map[string]json.RawMessage, k []byte) {
+	d.extensionNamed(m, d.keepKey(k))
+}
+
+// extensionNamed is extension for a member name already kept.
+func (d *decoder) extensionNamed(m *map[string]json.RawMessage, name string) {
 	if *m == nil {
 		*m = make(map[string]json.RawMessage, 2)
 	}
-	if _, dup := (*m)[string(k)]; dup {
+	if _, dup := (*m)[name]; dup {
 		d.failDup()
 		d.skip()
 		return
 	}
-	if d.model && isPlaceholder(string(k)) {
+	if d.model && isPlaceholder(name) {
 		d.fail("a member name must not be a placeholder")
 	}
-	name := d.keepKey(k)
 	(*m)[name] = d.raw()
 }
 
@@ -1016,7 +1001,7 @@ func (d *decoder) value() any {
 		m := make(map[string]any)
 		for first := true; d.next(&first, '}'); {
 			k := d.key()
-			d.pushKey(k)
+			d.pushKey()
 			if _, dup := m[string(k)]; dup {
 				d.failDup()
 				d.skip()

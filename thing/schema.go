@@ -693,7 +693,7 @@ func (s *Schema) walk(d *decoder, errs *[]error) {
 					have[i] = true
 				}
 			}
-			d.pushKey(k)
+			d.pushKey()
 			sub := s.props[string(k)]
 			if sub == nil {
 				d.skip()

@@ -43,7 +43,7 @@ func (d *decoder) tree() *node {
 		var names map[string]bool // duplicate detection for big objects
 		for first := true; d.next(&first, '}'); {
 			k := d.key()
-			d.pushKey(k)
+			d.pushKey()
 			name := d.keepKey(k)
 			var dup bool
 			if len(n.obj) >= 16 {

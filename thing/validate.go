@@ -34,12 +34,27 @@ func (o Options) Parse(data []byte) (*Description, error) {
 	if err := d.run(func() { d.description(t) }); err != nil {
 		return nil, err
 	}
-	v := validator{opts: o, errs: d.errs}
-	v.description(t)
-	if err := v.err(); err != nil {
+	if err := o.check(t, d.errs); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// check validates t, adding to the errors decoding found. Valid documents
+// are the common case, so a first pass only looks for a violation,
+// without tracking where it is; only if it finds one does a second pass
+// collect the errors with their paths.
+func (o Options) check(t *Description, errs []error) error {
+	if len(errs) == 0 {
+		q := validator{opts: o, quick: true}
+		q.description(t)
+		if !q.failed {
+			return nil
+		}
+	}
+	v := validator{opts: o, errs: errs}
+	v.description(t)
+	return v.err()
 }
 
 // Validate reports every violation of the TD 1.1 rules in t as an
@@ -55,11 +70,7 @@ func (o Options) Parse(data []byte) (*Description, error) {
 func (t *Description) Validate() error { return Options{}.Validate(t) }
 
 // Validate is Description.Validate with options.
-func (o Options) Validate(t *Description) error {
-	v := validator{opts: o}
-	v.description(t)
-	return v.err()
-}
+func (o Options) Validate(t *Description) error { return o.check(t, nil) }
 
 // Warnings returns what a processor should point out about t even when it
 // is valid, for example an enum next to a const, an array schema without
@@ -88,6 +99,12 @@ type validator struct {
 	warns []Warning
 
 	uriChecked uint8 // 0: not yet; 1: no scheme puts a key in the URI; 2: some do
+
+	// quick: only find out whether there is a violation (failed), without
+	// keeping the path, so that a valid document costs no path upkeep.
+	quick  bool
+	failed bool
+	depth  int // len(path), also kept when quick
 }
 
 func (v *validator) err() error {
@@ -107,9 +124,26 @@ func (v *validator) err() error {
 	return errors.Join(v.errs...)
 }
 
-func (v *validator) push(k string) { v.path = append(v.path, vseg{key: k}) }
-func (v *validator) pushIdx(i int) { v.path = append(v.path, vseg{index: i, isIdx: true}) }
-func (v *validator) pop()          { v.path = v.path[:len(v.path)-1] }
+func (v *validator) push(k string) {
+	v.depth++
+	if !v.quick {
+		v.path = append(v.path, vseg{key: k})
+	}
+}
+
+func (v *validator) pushIdx(i int) {
+	v.depth++
+	if !v.quick {
+		v.path = append(v.path, vseg{index: i, isIdx: true})
+	}
+}
+
+func (v *validator) pop() {
+	v.depth--
+	if !v.quick {
+		v.path = v.path[:len(v.path)-1]
+	}
+}
 
 func (v *validator) pointer(extra ...string) string {
 	var b []byte
@@ -133,6 +167,10 @@ func (v *validator) fail(msg string, extra ...string) {
 	if v.warn {
 		return
 	}
+	if v.quick {
+		v.failed = true
+		return
+	}
 	v.errs = append(v.errs, &ValidationError{Path: v.pointer(extra...), Msg: msg})
 }
 
@@ -142,6 +180,10 @@ func (v *validator) failStrict(msg string, extra ...string) {
 	if v.warn {
 		return
 	}
+	if v.quick {
+		v.failed = true
+		return
+	}
 	v.errs = append(v.errs, &ValidationError{Path: v.pointer(extra...), Msg: msg, strict: true})
 }
 
@@ -149,6 +191,10 @@ func (v *validator) failStrict(msg string, extra ...string) {
 // that member (a value of the wrong type leaves the field empty too).
 func (v *validator) required(strict bool, name string) {
 	if v.warn {
+		return
+	}
+	if v.quick {
+		v.failed = true
 		return
 	}
 	p := v.pointer(name)
@@ -172,7 +218,7 @@ func (v *validator) ph(s string) bool { return v.model && isPlaceholder(s) }
 
 func (v *validator) description(t *Description) {
 	v.td = t
-	if v.path == nil {
+	if v.path == nil && !v.quick {
 		v.path = make([]vseg, 0, 16)
 	}
 	v.context(t.Context)
@@ -269,6 +315,10 @@ func (v *validator) typeDecl(s Strings, name string, root bool) {
 	}
 	for i, t := range s.Values {
 		if t == "tm:ThingModel" {
+			if v.quick {
+				v.failed = true
+				return
+			}
 			e := &ValidationError{Msg: "a Thing Description must not be a tm:ThingModel"}
 			if s.Array {
 				e.Path = v.pointer(name, strconv.Itoa(i))
@@ -797,7 +847,7 @@ func (v *validator) schema(s *DataSchema) {
 var schemaTypes = [...]string{"boolean", "integer", "number", "string", "object", "array", "null"}
 
 func (v *validator) schemaBody(s *DataSchema) {
-	if len(v.path) > maxDepth {
+	if v.depth > maxDepth {
 		v.failStrict("schema nesting is too deep")
 		return
 	}
