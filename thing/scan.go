@@ -85,6 +85,10 @@ func newDecoder(data []byte) *decoder {
 	d.propSlab.max = 8
 	d.schemaSlab.max = 8
 	d.formSlab.max = 16
+	// Small values: one block for a typical document (which has about
+	// one string list entry per 130 bytes and one number per 300).
+	d.strSlab.max, d.strSlab.first = 256, len(data)/128
+	d.floatSlab.first = len(data) / 256
 	return d
 }
 
@@ -230,6 +234,14 @@ func (d *decoder) ws() {
 	d.skipSpace()
 }
 
+// space skips one space, the usual separator after a colon or a comma,
+// so that the next peek takes its fast path.
+func (d *decoder) space() {
+	if d.pos < len(d.data) && d.data[d.pos] == ' ' {
+		d.pos++
+	}
+}
+
 func (d *decoder) skipSpace() {
 	data, i := d.data, d.pos
 	for i < len(data) {
@@ -331,6 +343,7 @@ func (d *decoder) next(first *bool, end byte) bool {
 		// A closing bracket after the comma is caught by whatever reads
 		// the next member or element: it is not a key, nor a value.
 		d.pos++
+		d.space()
 		return true
 	}
 	if end == '}' {
@@ -355,6 +368,7 @@ func (d *decoder) key() []byte {
 	k, _ := d.rawString()
 	if d.pos < len(d.data) && d.data[d.pos] == ':' {
 		d.pos++
+		d.space()
 		return k
 	}
 	if d.peek() != ':' {

@@ -8,8 +8,9 @@ package thing
 // Blocks stay small (a few KiB): a large block would be a large-object
 // allocation, which costs far more than the small ones it replaces.
 type slab[T any] struct {
-	buf []T
-	max int // largest block, in values; 0 means 64
+	buf   []T
+	max   int // largest block, in values; 0 means 64
+	first int // size of the first block, in values; 0 means 4
 }
 
 func (s *slab[T]) grow(n int) {
@@ -18,6 +19,9 @@ func (s *slab[T]) grow(n int) {
 		limit = 64
 	}
 	c := 2 * cap(s.buf)
+	if c == 0 {
+		c = s.first
+	}
 	if c < 4 {
 		c = 4
 	}
