@@ -93,9 +93,18 @@ type DeviceConfig struct {
 	// Window is how long the commissioning window stays open; 0 means
 	// 15 minutes.
 	Window time.Duration
-	// FailSafe is how long a commissioner has, from the secure session to
-	// Complete, before staged changes roll back; 0 means 2 minutes.
+	// FailSafe is how long the device waits for the commissioner's next
+	// step before staged changes roll back and the session ends; 0 means
+	// 2 minutes. It is armed when the secure session is up and re-armed
+	// (to FailSafe from then) when the device accepts credentials and
+	// when a join fails, so each join attempt, and each retyping of a
+	// passphrase, gets a full FailSafe.
 	FailSafe time.Duration
+	// FailSafeMax caps the fail-safe however often it is re-armed: staged
+	// changes roll back at the latest FailSafeMax after the secure session
+	// is up. 0 means 15 minutes (Matter's maximum cumulative fail-safe),
+	// or FailSafe if that is longer. It must not be below FailSafe.
+	FailSafeMax time.Duration
 	// HandshakeTimeout bounds a connected commissioner's handshake; 0
 	// means 30 s.
 	HandshakeTimeout time.Duration
@@ -150,6 +159,7 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 	}
 	def(&cfg.Window, 15*time.Minute)
 	def(&cfg.FailSafe, 2*time.Minute)
+	def(&cfg.FailSafeMax, max(15*time.Minute, cfg.FailSafe))
 	def(&cfg.HandshakeTimeout, 30*time.Second)
 	def(&cfg.BackoffBase, time.Second)
 	def(&cfg.BackoffMax, time.Minute)
@@ -161,6 +171,9 @@ func NewDevice(cfg DeviceConfig) (*Device, error) {
 	}
 	if cfg.MaxMessage == 0 {
 		cfg.MaxMessage = defaultMaxMessage
+	}
+	if cfg.FailSafeMax < cfg.FailSafe {
+		return nil, fmt.Errorf("%w: FailSafeMax below FailSafe", ErrInvalidConfig)
 	}
 	if cfg.Window < 0 || cfg.FailSafe < 0 || cfg.HandshakeTimeout < 0 || cfg.BackoffBase < 0 || cfg.BackoffMax < 0 ||
 		cfg.MaxAttempts < 0 || cfg.MaxJoinAttempts < 0 || cfg.MaxMessage < minMaxMessage || cfg.MaxMessage > wire.MaxMessage {
@@ -316,6 +329,7 @@ type devSession struct {
 	joinTries  int
 	handshake  *time.Timer // handshake timeout, then linger after Complete
 	failSafe   *time.Timer
+	failSafeAt time.Time // FailSafeMax after the secure session: no re-arming past it
 	hold       *time.Timer
 }
 
@@ -784,10 +798,23 @@ func (l *loop) confirm(s *devSession, raw []byte, m *wire.PakeConfirm) {
 	s.confirmReq = raw
 	s.phase = phaseSecured
 	stopTimer(&s.handshake)
-	s.failSafe = time.NewTimer(l.cfg.FailSafe)
+	s.failSafeAt = time.Now().Add(l.cfg.FailSafeMax)
+	l.armFailSafe(s)
 	// One commissioner at a time, and no advertising while it works.
 	l.stopListening()
 	l.setState(DeviceProvisioning)
+}
+
+// armFailSafe (re-)arms the session's fail-safe to expire FailSafe from
+// now, but not after the cap set when the secure session came up. It is
+// called whenever the device starts waiting on the commissioner anew: the
+// secure session is up, credentials were accepted, a join failed. As in
+// Matter, where the commissioner re-arms the fail-safe before each step up
+// to a maximum cumulative time, every re-arming follows an authenticated
+// step, and the cap bounds how long a commissioner can hold the device.
+func (l *loop) armFailSafe(s *devSession) {
+	stopTimer(&s.failSafe)
+	s.failSafe = time.NewTimer(min(l.cfg.FailSafe, time.Until(s.failSafeAt)))
 }
 
 // sendSealed seals an inner message as the answer to the last request.
@@ -845,6 +872,7 @@ func (l *loop) sealed(s *devSession, msg []byte) {
 			l.sendSealedError(s, codeProtocol)
 			return
 		}
+		l.armFailSafe(s)
 		l.startJoin(s, m)
 		l.sendSealed(s, &wire.NetworkAck{})
 	case *wire.GetStatus:
@@ -924,6 +952,11 @@ func (l *loop) joined(s *devSession, err error, td []byte) {
 		s.staged = false
 		left := max(0, l.cfg.MaxJoinAttempts-s.joinTries)
 		s.status = wire.Status{JoinState: uint64(JoinFailed), Reason: uint64(reason), AttemptsLeft: uint64(left), HasAttemptsLeft: true}
+		if left > 0 {
+			// The person may retype the passphrase: give them a full
+			// fail-safe (within the cap) for it.
+			l.armFailSafe(s)
+		}
 		l.setState(DeviceProvisioning)
 	}
 	if s.holding {

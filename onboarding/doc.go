@@ -93,9 +93,10 @@
 //	                                        advertising stops, the failure count resets
 //	Authenticating        → Advertising     wrong code (one failed attempt), hang-up, HandshakeTimeout (30 s),
 //	                                        back-off refusal, protocol error; Closed if the window shut meanwhile
-//	Provisioning          → Joining         credentials received: staged with WiFi.Join
+//	Provisioning          → Joining         credentials received: fail-safe re-armed, staged with WiFi.Join
 //	Joining               → Joined          joined; the Thing Description goes to the commissioner
-//	Joining               → Provisioning    the join failed: rolled back, the commissioner may send new credentials
+//	Joining               → Provisioning    the join failed: rolled back; if attempts remain (MaxJoinAttempts, 3),
+//	                                        fail-safe re-armed and the commissioner may send new credentials
 //	Joined                → Commissioned    Complete: WiFi.Commit, fail-safe disarmed, window closed
 //	Provisioning, Joining, Joined
 //	                      → Advertising     fail-safe expired, link lost or protocol error: WiFi.Rollback
@@ -167,10 +168,21 @@
 // session's keys.
 //
 // Fail-safe: what the device stages (the network it joined, and the
-// commissioning itself) is committed only by Complete. If Complete does
-// not arrive within FailSafe of the secure session, or the link drops,
-// or the commissioner breaks the protocol, the device rolls back with
-// WiFi.Rollback. If the device does not acknowledge Complete, the Session
+// commissioning itself) is committed only by Complete. The fail-safe is
+// armed for FailSafe (2 min) when the secure session is up and, as in
+// Matter, where the commissioner re-arms it before each step, re-armed
+// for a full FailSafe after each authenticated step that starts a new
+// wait: when the device accepts credentials (covering the join, the
+// Thing Description and Complete) and when a join fails with attempts
+// left (covering the person retyping the passphrase). However often it is
+// re-armed it expires at the latest FailSafeMax (15 min) after the secure
+// session, which bounds how long even an authenticated commissioner can
+// hold the device silent. So the defaults allow every join attempt
+// (MaxJoinAttempts, 3, each up to the Session's JoinTimeout, 90 s, below
+// FailSafe) with up to 2 minutes of retyping between them: at worst
+// 3 × 1.5 + 2 × 2 = 8.5 minutes, within the cap. If the fail-safe
+// expires, or the link drops, or the commissioner breaks the protocol,
+// the device rolls back with WiFi.Rollback. If the device does not acknowledge Complete, the Session
 // calls the Registrar's Unregister (when it has one), so the directory
 // does not list a device that rolled back.
 //

@@ -42,7 +42,9 @@ type Config struct {
 	// Retries is how many times a request is retransmitted before the
 	// Session fails with ErrTimeout; 0 means 4, negative means none.
 	Retries int
-	// JoinTimeout bounds the device's network join; 0 means 90 s.
+	// JoinTimeout bounds the device's network join; 0 means 90 s. Keep
+	// it below the device's fail-safe (DeviceConfig.FailSafe, 2 min by
+	// default), which is re-armed for each join attempt.
 	JoinTimeout time.Duration
 	// RetryJoin, if set, is asked for new credentials when the device
 	// could not join (a mistyped passphrase) and allows more attempts. It
