@@ -107,7 +107,11 @@
 //     [access.Decision.Scope].
 //   - Art. 5(1)(e) storage limitation: grants always expire (at most
 //     [Purpose.MaxDuration]); [Ledger.Purge] (run by [Ledger.Run]) deletes
-//     ended grants once [Purpose.Retention] has passed; history is recorded
+//     ended grants once [Purpose.Retention] has passed, forgets the
+//     pseudonym salt of a subject left with no grants (their old audit
+//     entries can no longer be linked to them, and a later grant gets a
+//     new pseudonym) and compacts the store so that neither their id nor
+//     the purged grants stay on disk; history is recorded
 //     only under a purpose with [Purpose.History], and the gateway purges it
 //     with that purpose's retention ([Ledger.HistoryConsents]).
 //   - Art. 7(1) demonstrable consent: the audit log, its signed checkpoints

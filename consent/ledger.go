@@ -423,7 +423,10 @@ func (l *Ledger) apply(ops []txOp) error {
 			}
 			l.subjects[op.ID] = op.Salt
 		case opForget:
-			delete(l.subjects, op.ID)
+			if salt := l.subjects[op.ID]; salt != nil {
+				delete(l.audit.bySubject, pseudonym(salt, op.ID))
+				delete(l.subjects, op.ID)
+			}
 		case opGrant:
 			err = l.applyGrant(op.Grant)
 		case opRevoke:

@@ -92,8 +92,10 @@ type ExportedAuditEntry struct {
 
 // Export gathers a data subject's grants, the audit entries under their
 // pseudonym, the purposes they concern and the data of every registered
-// Exporter, as JSON. The export itself is audited. An Exporter's failure
-// fails the export (an incomplete copy would mislead).
+// Exporter, as JSON. The export itself is audited, under the subject's
+// pseudonym, or under no subject when the ledger holds nothing about them
+// (Export never stores the id of a subject it does not know). An
+// Exporter's failure fails the export (an incomplete copy would mislead).
 func (l *Ledger) Export(ctx context.Context, subject string) (json.RawMessage, error) {
 	if subject == "" {
 		return nil, fmt.Errorf("%w: empty subject", ErrInvalidRequest)
@@ -151,8 +153,15 @@ func (l *Ledger) Export(ctx context.Context, subject string) (json.RawMessage, e
 	}
 
 	l.mu.Lock()
-	var ops []txOp
-	ops = append(ops, auditOp(AuditEntry{Time: now, Event: EventExport, Subject: l.pseudonymLocked(subject, &ops), Count: len(ex.Grants)}))
+	// The export is audited under the subject's pseudonym if they have
+	// one. A subject the ledger does not know (never granted anything, or
+	// erased, or purged) gets no salt: that would store their id only to
+	// record that there was nothing about them.
+	var pseudo string
+	if salt := l.subjects[subject]; salt != nil {
+		pseudo = pseudonym(salt, subject)
+	}
+	ops := []txOp{auditOp(AuditEntry{Time: now, Event: EventExport, Subject: pseudo, Count: len(ex.Grants)})}
 	size, err := l.commitLocked(ops)
 	l.mu.Unlock()
 	if err == nil {
@@ -195,13 +204,18 @@ func (l *Ledger) Erase(ctx context.Context, subject string) error {
 	now := time.Now()
 	l.mu.Lock()
 	var ops []txOp
-	pseudo := l.pseudonymLocked(subject, &ops)
+	var pseudo string
+	if salt := l.subjects[subject]; salt != nil {
+		pseudo = pseudonym(salt, subject)
+	}
 	grants := slices.Collect(maps.Values(l.bySubject[subject]))
 	for _, gs := range grants {
 		ops = append(ops, txOp{Kind: opDelete, ID: gs.g.ID})
 	}
-	ops = append(ops, auditOp(AuditEntry{Time: now, Event: EventErase, Subject: pseudo, Count: len(grants)}),
-		txOp{Kind: opForget, ID: subject})
+	ops = append(ops, auditOp(AuditEntry{Time: now, Event: EventErase, Subject: pseudo, Count: len(grants)}))
+	if pseudo != "" {
+		ops = append(ops, txOp{Kind: opForget, ID: subject})
+	}
 	size, err := l.commitLocked(ops)
 	l.mu.Unlock()
 	if err != nil {
@@ -219,11 +233,22 @@ func (l *Ledger) Erase(ctx context.Context, subject string) error {
 // Purge deletes grants that ended (expired or revoked) longer ago than
 // their purpose's retention (GDPR Art. 5(1)(e)), each with a "purge" audit
 // entry, and returns how many it deleted. Run calls it periodically.
+//
+// A data subject left with no grants is forgotten too: the salt of their
+// pseudonym, the only stored record that names them, is destroyed, so the
+// audit entries about them can no longer be linked to them (an Export
+// finds none) and a later grant to them gets a new, unrelated pseudonym.
+// That is the point of storage limitation: nothing the ledger keeps points
+// back to a person whose consents have all ended. When Purge deleted
+// anything it then compacts the store, as Erase does, so that the purged
+// records leave the disk at once rather than at the next scheduled
+// compaction.
 func (l *Ledger) Purge(ctx context.Context) (int, error) {
 	now := time.Now()
 	l.mu.Lock()
 	var ops []txOp
 	var ids []string
+	left := map[string]int{} // subject -> grants not purged
 	for _, gs := range l.grants {
 		end := fromUnixNano(gs.expires)
 		if gs.revoked.Load() && gs.revokedAt.Before(end) {
@@ -232,6 +257,10 @@ func (l *Ledger) Purge(ctx context.Context) (int, error) {
 		if gs.status(now) == StatusActive || now.Before(end.Add(gs.purpose.Retention)) {
 			continue
 		}
+		if _, ok := left[gs.g.Subject]; !ok {
+			left[gs.g.Subject] = len(l.bySubject[gs.g.Subject])
+		}
+		left[gs.g.Subject]--
 		ops = l.deleteOpsLocked(gs, now, EventPurge, ops)
 		ids = append(ids, gs.g.ID)
 	}
@@ -239,11 +268,19 @@ func (l *Ledger) Purge(ctx context.Context) (int, error) {
 		l.mu.Unlock()
 		return 0, nil
 	}
+	for _, subject := range slices.Sorted(maps.Keys(left)) {
+		if left[subject] == 0 {
+			ops = append(ops, txOp{Kind: opForget, ID: subject})
+		}
+	}
 	size, err := l.commitLocked(ops)
 	l.mu.Unlock()
 	if err != nil {
 		return 0, err
 	}
 	l.notify(ids...)
-	return len(ids), l.sync(ctx, size)
+	if err := l.sync(ctx, size); err != nil {
+		return len(ids), err
+	}
+	return len(ids), l.Compact(ctx)
 }
