@@ -19,7 +19,7 @@ import (
 )
 
 // DeviceState is the state of a Device. See the package documentation for
-// its transitions.
+// its transitions. It is a plain value, safe for concurrent use.
 type DeviceState uint8
 
 // Device states.
@@ -60,6 +60,11 @@ func (s DeviceState) String() string {
 // DeviceConfig configures a Device. Radio, WiFi, Verifier and Describe are
 // required; every other field's zero value picks a sensible default.
 // NewDevice copies it; later changes have no effect.
+//
+// A DeviceConfig is plain data, not safe for concurrent use while it is
+// being modified; NewDevice reads it once. The Device calls OnState from
+// the goroutine running Run and Describe from a goroutine of its own, each
+// one call at a time.
 type DeviceConfig struct {
 	// Radio advertises and accepts links.
 	Radio Peripheral

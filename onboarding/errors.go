@@ -62,7 +62,8 @@ var (
 )
 
 // RateLimitError reports that a device is backing off after failed
-// attempts. It matches ErrRateLimited.
+// attempts. It matches ErrRateLimited. It is plain data, safe for
+// concurrent use once returned.
 type RateLimitError struct {
 	// RetryAfter is how long the device will refuse new attempts.
 	RetryAfter time.Duration
@@ -79,7 +80,8 @@ func (e *RateLimitError) Error() string {
 // Is reports whether target is ErrRateLimited.
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
-// JoinReason says why a device could not join a network.
+// JoinReason says why a device could not join a network. It is a plain
+// value, safe for concurrent use.
 type JoinReason uint8
 
 // Join failure reasons.
@@ -108,7 +110,8 @@ func (r JoinReason) String() string {
 
 // JoinError reports a failed network join. A WiFi implementation returns
 // one from Join; the commissioner receives it as the Session's error. It
-// matches ErrJoinFailed.
+// matches ErrJoinFailed. It is plain data, safe for concurrent use once
+// returned.
 type JoinError struct {
 	Reason JoinReason
 	// AttemptsLeft is how many more credentials the device accepts in this

@@ -36,7 +36,8 @@ type Central interface {
 	Connect(ctx context.Context, p Peer) (Link, error)
 }
 
-// Advertisement is one device seen by a scan. It is plain data.
+// Advertisement is one device seen by a scan. It is plain data, safe for
+// concurrent use as long as nobody modifies ServiceData.
 type Advertisement struct {
 	// Peer is the opaque handle Connect needs.
 	Peer Peer
@@ -50,7 +51,7 @@ type Advertisement struct {
 // deliberately opaque: Hearth never reads, logs or stores a radio address
 // (a Bluetooth MAC address is a tracking identifier). Implementations keep
 // the address unexported and make String return a description without it.
-// A Peer is immutable and may be used from any goroutine.
+// A Peer is immutable and must be safe for concurrent use.
 type Peer interface {
 	String() string
 }

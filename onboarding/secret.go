@@ -30,8 +30,8 @@ func (redactor) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // JSON. The zero value is not a valid code.
 //
 // Copies of a SetupCode share their storage, so Zero erases every copy.
-// Any number of goroutines may use a SetupCode; Zero must not run while
-// they do.
+// A SetupCode is safe for concurrent use, except that Zero must not run
+// while other goroutines use it (or a copy).
 type SetupCode struct {
 	redactor
 	d *[8]byte // ASCII digits
@@ -169,8 +169,9 @@ func (p SetupPayload) Reveal() string {
 }
 
 // Passphrase is a Wi-Fi passphrase. It redacts itself in logs, fmt and
-// JSON. Copies share storage, so Zero erases every copy. Any number of
-// goroutines may use a Passphrase; Zero must not run while they do.
+// JSON. Copies share storage, so Zero erases every copy. A Passphrase is
+// safe for concurrent use, except that Zero must not run while other
+// goroutines use it (or a copy).
 type Passphrase struct {
 	redactor
 	b *[]byte

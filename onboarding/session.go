@@ -18,6 +18,10 @@ import (
 // Config configures a Session. Radio and Registrar are required; every
 // other field's zero value picks a sensible default. NewSession copies it;
 // later changes have no effect.
+//
+// A Config is plain data, not safe for concurrent use while it is being
+// modified; NewSession reads it once. Its fields say from which goroutine
+// the Session calls its functions.
 type Config struct {
 	// Radio scans for and connects to devices.
 	Radio Central
@@ -47,9 +51,9 @@ type Config struct {
 	// default), which is re-armed for each join attempt.
 	JoinTimeout time.Duration
 	// RetryJoin, if set, is asked for new credentials when the device
-	// could not join (a mistyped passphrase) and allows more attempts. It
-	// returns false to give up. Without it a failed join fails the
-	// Session.
+	// could not join (a mistyped passphrase) and allows more attempts,
+	// from the goroutine running Commission. It returns false to give up.
+	// Without it a failed join fails the Session.
 	RetryJoin func(ctx context.Context, err *JoinError) (WiFiCredentials, bool)
 	// MaxMessage bounds the messages the Session accepts; 0 means 16 KiB.
 	// The device's Thing Description must fit.

@@ -1,7 +1,7 @@
 package onboarding
 
 // State is a commissioning Session's state. See the package documentation
-// for the transition table.
+// for the transition table. It is a plain value, safe for concurrent use.
 type State uint8
 
 // Session states.
@@ -81,7 +81,7 @@ func CanTransition(from, to State) bool {
 }
 
 // JoinState is the device's progress joining the network, reported while
-// the Session is Joining.
+// the Session is Joining. It is a plain value, safe for concurrent use.
 type JoinState uint8
 
 // Join states (the values travel on the wire).
@@ -106,7 +106,8 @@ func (j JoinState) String() string {
 }
 
 // Progress is one step of a Session, as reported to Config.OnProgress. It
-// is plain data.
+// is plain data, safe for concurrent use: the Session does not modify a
+// Progress it has reported.
 type Progress struct {
 	// State is the state the Session entered (or is in, for Join updates).
 	State State

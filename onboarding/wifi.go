@@ -7,8 +7,9 @@ import "context"
 // Package nmwifi implements it with NetworkManager; simradio.Station
 // simulates it.
 //
-// Methods are called from one goroutine at a time, but Join may be
-// cancelled through its ctx at any point.
+// Implementations need not be safe for concurrent use: the Device calls
+// their methods from one goroutine at a time, but Join may be cancelled
+// through its ctx at any point.
 type WiFi interface {
 	// Join stages c and tries to join the network, returning when the
 	// device is connected (nil) or has given up. A failure the

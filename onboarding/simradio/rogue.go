@@ -10,7 +10,8 @@ import (
 	"github.com/hearth-wot/hearth/onboarding/internal/wire"
 )
 
-// Behavior is how a Rogue device misbehaves.
+// Behavior is how a Rogue device misbehaves. It is a plain value, safe
+// for concurrent use.
 type Behavior int
 
 // Behaviors.
@@ -40,7 +41,9 @@ const (
 
 // Rogue is a misbehaving device for tests: it advertises like a Hearth
 // device with Discriminator and misbehaves as Behavior says. Set its fields
-// before Run; Run serves each link in its own goroutine.
+// before Run; Run serves each link in its own goroutine. It is not safe for
+// concurrent use while its fields change, and one Rogue runs one Run at a
+// time.
 type Rogue struct {
 	Radio         onboarding.Peripheral
 	Discriminator uint16

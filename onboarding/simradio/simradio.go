@@ -26,7 +26,8 @@ import (
 )
 
 // Config describes the simulated air. The zero value is a perfect radio
-// with a 20-byte MTU. New copies it.
+// with a 20-byte MTU. New copies it. It is plain data; the Air may call
+// Intercept concurrently from several goroutines.
 type Config struct {
 	// Latency is the one-way delay of every frame and advertisement.
 	Latency time.Duration
@@ -48,11 +49,13 @@ type Config struct {
 	// Intercept, if set, sees every frame that survived Loss and returns
 	// what to deliver instead: the frame unchanged, altered, several frames
 	// (duplicates, injections) or none. It is called from the sending
-	// goroutine.
+	// goroutine, so possibly from several goroutines at once.
 	Intercept func(Frame) [][]byte
 }
 
-// Frame is one radio payload in flight, as Intercept sees it.
+// Frame is one radio payload in flight, as Intercept sees it. It is plain
+// data, owned by the Intercept call that receives it; it is not safe for
+// concurrent use.
 type Frame struct {
 	// Link numbers the link, from 1 in connection order.
 	Link int
@@ -62,7 +65,8 @@ type Frame struct {
 	Data []byte
 }
 
-// Stats counts what crossed the air.
+// Stats counts what crossed the air. It is a snapshot (plain data, safe
+// for concurrent use); Air.Stats returns a new one each time.
 type Stats struct {
 	// RoundTrips counts commissioner turns: frames a central sent after
 	// receiving something since its previous send (its first send counts

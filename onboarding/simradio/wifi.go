@@ -9,7 +9,8 @@ import (
 	"github.com/hearth-wot/hearth/onboarding"
 )
 
-// AccessPoint is a simulated Wi-Fi network.
+// AccessPoint is a simulated Wi-Fi network. It is plain data, safe for
+// concurrent use; NewStation copies it.
 type AccessPoint struct {
 	SSID       string
 	Passphrase string

@@ -38,7 +38,8 @@ var (
 	ErrClosed = errors.New("secure: channel closed")
 )
 
-// Role says which direction a channel sends in.
+// Role says which direction a channel sends in. It is a plain value, safe
+// for concurrent use.
 type Role int
 
 // Roles.

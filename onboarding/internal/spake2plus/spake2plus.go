@@ -77,7 +77,8 @@ func mustPoint(s string) *nistec.P256Point {
 }
 
 // Context binds a run to its protocol and parties: the RFC's Context,
-// idProver and idVerifier. Both sides must use the same values.
+// idProver and idVerifier. Both sides must use the same values. It is
+// plain data, safe for concurrent use as long as nobody modifies it.
 type Context struct {
 	Context    []byte
 	ProverID   []byte
@@ -110,6 +111,8 @@ func DeriveSecrets(password, proverID, verifierID, salt []byte, iterations int) 
 
 // Secrets are the prover's password-derived scalars w0 and w1.
 // The zero value is not valid; use SecretsFromPBKDF or DeriveSecrets.
+// Secrets are safe for concurrent use, except that Zero must not run
+// while other goroutines use them.
 type Secrets struct {
 	w0, w1 [ScalarSize]byte
 }
@@ -161,7 +164,8 @@ const RecordSize = ScalarSize + ShareSize
 // Record is the verifier's registration record: w0 and L = w1*P. It lets
 // the verifier authenticate a prover without knowing the password, but an
 // attacker who steals it can run a dictionary attack against the password
-// hash, so it is secret too.
+// hash, so it is secret too. A Record is safe for concurrent use, except
+// that Zero must not run while other goroutines use it.
 type Record struct {
 	w0 [ScalarSize]byte
 	l  [ShareSize]byte

@@ -10,7 +10,8 @@ const AdvertSize = 6
 // speaks, and the 12-bit discriminator from its setup payload, which lets a
 // commissioner pick the device whose label the user scanned without trying
 // the code on every device in range. It carries no identifier beyond the
-// discriminator, and only while the window is open.
+// discriminator, and only while the window is open. It is plain data,
+// safe for concurrent use.
 type Advert struct {
 	MinVersion, MaxVersion uint8
 	Discriminator          uint16

@@ -24,6 +24,7 @@ var (
 
 // Type identifies a message. Types below 0x20 travel in the clear (the
 // session is not yet keyed); types from 0x20 travel only inside Sealed.
+// It is a plain value, safe for concurrent use.
 type Type uint8
 
 // Message types.
@@ -82,7 +83,8 @@ const (
 	MaxPublicKey  = 512
 )
 
-// Message is one decoded message.
+// Message is one decoded message. Messages are plain data, safe for
+// concurrent use as long as nobody modifies them; Marshal only reads them.
 type Message interface {
 	Type() Type
 	appendBody(b []byte) []byte
@@ -91,6 +93,7 @@ type Message interface {
 
 // Hello opens a session: the protocol versions and capabilities the
 // commissioner supports and the largest message it accepts.
+// It is plain data, safe for concurrent use while unmodified.
 type Hello struct {
 	Versions   []byte
 	Caps       uint64
@@ -100,6 +103,7 @@ type Hello struct {
 // HelloReply answers Hello: the version the device chose, its
 // capabilities, its largest message, and the PBKDF parameters of its
 // SPAKE2+ record.
+// It is plain data, safe for concurrent use while unmodified.
 type HelloReply struct {
 	Version    uint8
 	Caps       uint64
@@ -109,16 +113,20 @@ type HelloReply struct {
 }
 
 // PakeShare carries the commissioner's SPAKE2+ share.
+// It is plain data, safe for concurrent use while unmodified.
 type PakeShare struct{ Share []byte }
 
 // PakeReply carries the device's SPAKE2+ share and key confirmation.
+// It is plain data, safe for concurrent use while unmodified.
 type PakeReply struct{ Share, Confirm []byte }
 
 // PakeConfirm carries the commissioner's key confirmation.
+// It is plain data, safe for concurrent use while unmodified.
 type PakeConfirm struct{ Confirm []byte }
 
 // Error reports why a peer refused a request. RetryAfterMillis and
 // AttemptsLeft are meaningful only when the Has flags are set.
+// It is plain data, safe for concurrent use while unmodified.
 type Error struct {
 	Code             uint64
 	RetryAfterMillis uint64
@@ -128,18 +136,22 @@ type Error struct {
 }
 
 // SetNetwork hands the device the Wi-Fi credentials.
+// It is plain data, safe for concurrent use while unmodified.
 type SetNetwork struct{ SSID, Passphrase []byte }
 
 // NetworkAck says the device staged the credentials and is joining.
+// It has no fields and is safe for concurrent use.
 type NetworkAck struct{}
 
 // GetStatus asks for the join result; the device answers when it has one
 // or after a hold time.
+// It has no fields and is safe for concurrent use.
 type GetStatus struct{}
 
 // Status reports the device's join state. A joined device includes its
 // Thing Description (JSON) and, optionally, its long-term public key; a
 // failed one, a reason and how many attempts it still allows.
+// It is plain data, safe for concurrent use while unmodified.
 type Status struct {
 	JoinState       uint64
 	Reason          uint64
@@ -150,9 +162,11 @@ type Status struct {
 }
 
 // Complete ends commissioning: the device commits what it staged.
+// It has no fields and is safe for concurrent use.
 type Complete struct{}
 
 // CompleteAck confirms the commit.
+// It has no fields and is safe for concurrent use.
 type CompleteAck struct{}
 
 // Type returns TypeHello.
