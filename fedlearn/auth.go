@@ -7,18 +7,36 @@ import (
 	"log/slog"
 )
 
-// Token is a bearer token. It redacts itself when printed or logged, so it
-// cannot leak through a log line or an error message.
+// Token is a bearer token. It redacts itself when printed, logged or
+// marshalled (as JSON, XML or text), so it cannot leak through a log line,
+// an error message or a dumped configuration such as a DialConfig. Only an
+// explicit conversion, string(tok), reveals it; the transports do that
+// when they put it in an Authorization header. Unmarshalling is not
+// redacted, so tokens can be loaded from a configuration file. One leak
+// remains that no method can close: encoding/json writes the keys of a
+// map[Token]V as they are, so do not marshal such a map.
+//
+// A Token is an immutable string, safe for concurrent use.
 type Token string
 
+const redacted = "[REDACTED]"
+
 // String returns a redacted form.
-func (Token) String() string { return "[REDACTED]" }
+func (Token) String() string { return redacted }
 
 // LogValue implements slog.LogValuer with a redacted form.
-func (Token) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
+func (Token) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // GoString returns a redacted form, for %#v.
 func (Token) GoString() string { return `fedlearn.Token("[REDACTED]")` }
+
+// MarshalText implements encoding.TextMarshaler with a redacted form, so
+// that encoders such as encoding/xml never write the token.
+func (Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// MarshalJSON implements json.Marshaler with a redacted form, so that
+// json.Marshal of a configuration holding a Token does not write it.
+func (Token) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // Authenticator maps a bearer token presented by a network client to the
 // client's ID. The ID a client is known by comes from here, never from
