@@ -100,7 +100,12 @@ func (h *Handler) apiErase(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "confirmation_required")
 		return
 	}
-	if err := h.l.Erase(r.Context(), subject); err != nil {
+	if err := h.l.Erase(r.Context(), subject); errors.Is(err, ErrNotErasable) {
+		// Retrying cannot help: the store keeps what the ledger forgot.
+		h.l.logger.Error("consent: erase", "err", err)
+		apiError(w, http.StatusNotImplemented, "erasure_not_supported")
+		return
+	} else if err != nil {
 		h.l.logger.Error("consent: erase", "err", err)
 		apiError(w, http.StatusServiceUnavailable, "temporarily_unavailable")
 		return

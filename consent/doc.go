@@ -131,7 +131,9 @@
 //     registered [Eraser], deletes the subject's grants and destroys the
 //     salt of their pseudonym, so the audit entries that remain can no
 //     longer be linked to them; it then compacts the store so the erased
-//     records leave the disk.
+//     records leave the disk. With a [Store] that is not a [Compactor] the
+//     records cannot leave it, and Erase says so ([ErrNotErasable]) rather
+//     than report success.
 //   - Art. 32 security: short-lived signed tokens with an algorithm
 //     allow-list per key, PKCE (S256) required, exact redirect URI
 //     matching, single-use authorization codes (reuse revokes what the code

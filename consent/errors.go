@@ -62,6 +62,12 @@ var (
 	// further changes until it is closed and opened again, because what
 	// reached the disk is unknown.
 	ErrStoreFailed = errors.New("consent: store failed")
+	// ErrNotErasable means the ledger's Store is not a Compactor, so the
+	// records that Erase or Purge deleted from the ledger stay in the
+	// store: the ledger's state no longer holds them, but the data has
+	// not left the storage. Use a Store that implements Compactor (both
+	// MemoryStore and FileStore do) where erasure must be complete.
+	ErrNotErasable = errors.New("consent: store cannot erase records")
 
 	// ErrVerify means a checkpoint, receipt or proof did not verify.
 	ErrVerify = errors.New("consent: verification failed")

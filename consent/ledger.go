@@ -48,7 +48,9 @@ type Config struct {
 	Audience string
 	// Store keeps the ledger's records. Zero means a MemoryStore: nothing
 	// survives the process. Use OpenFileStore for the durable default. The
-	// Ledger closes the Store when it is closed.
+	// Ledger closes the Store when it is closed. A Store that is not a
+	// Compactor cannot drop erased or purged records: Erase and Purge then
+	// fail with ErrNotErasable.
 	Store Store
 	// Purposes is the registry of declared purposes. Grants must name one.
 	Purposes []Purpose
@@ -1048,7 +1050,8 @@ func (l *Ledger) JWKS() ([]byte, error) {
 
 // Compact rewrites the store with only what the ledger still needs: live
 // grants, token families, keys and the whole audit log. It does nothing if
-// the store is not a Compactor.
+// the store is not a Compactor (Erase and Purge, which must drop records,
+// report ErrNotErasable instead).
 func (l *Ledger) Compact(ctx context.Context) error {
 	c, ok := l.store.(Compactor)
 	if !ok {

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -279,7 +280,11 @@ func (h *Handler) consentsAction(w http.ResponseWriter, r *http.Request) {
 			h.errorPage(w, http.StatusBadRequest, "Please confirm", "Tick the box to confirm that you want your data erased.")
 			return
 		}
-		if err := h.l.Erase(r.Context(), subject); err != nil {
+		if err := h.l.Erase(r.Context(), subject); errors.Is(err, ErrNotErasable) {
+			h.l.logger.Error("consent: erasing", "err", err)
+			h.errorPage(w, http.StatusNotImplemented, "Erasure incomplete", "Your consents are withdrawn and deleted, but this installation's storage cannot remove old records, so your data was not erased completely. Please contact the operator.")
+			return
+		} else if err != nil {
 			h.l.logger.Error("consent: erasing", "err", err)
 			h.errorPage(w, http.StatusServiceUnavailable, "Try again later", "Your data could not be erased completely just now. Your consents are withdrawn; try again to finish.")
 			return

@@ -3,10 +3,16 @@ package consent
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/hearth-wot/hearth/gateway/access"
+	"github.com/hearth-wot/hearth/thing"
 )
 
 // TestPurgeLeavesNoTraceOnDisk checks storage limitation end to end: once a
@@ -129,4 +135,100 @@ func TestPurgeLeavesNoTraceOnDisk(t *testing.T) {
 			t.Error("store file holds the purged subject id after reopen and Compact")
 		}
 	})
+}
+
+// appendOnlyStore is a Store that cannot compact: it hides MemoryStore's
+// Compact method.
+type appendOnlyStore struct{ Store }
+
+// TestEraseWithoutCompactor checks that a store that cannot drop records
+// makes Erase (and a Purge that deleted something) fail with
+// ErrNotErasable, after doing everything else, rather than report an
+// erasure that left the subject's records behind.
+func TestEraseWithoutCompactor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		mem := NewMemoryStore()
+		l := newTestLedger(t, func(c *Config) { c.Store = appendOnlyStore{mem} })
+		g := grantTo(t, l, "alice", lampRead)
+		tok := issue(t, l, g.ID)
+		hist := &fakeHistory{data: map[string]string{"alice": `[1]`}}
+		l.RegisterEraser("history", hist)
+
+		err := l.Erase(ctx, "alice")
+		if !errors.Is(err, ErrNotErasable) {
+			t.Fatalf("Erase on a store that cannot compact = %v, want ErrNotErasable", err)
+		}
+		// Everything else was done.
+		if _, err := l.Get(g.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("grant after Erase: %v", err)
+		}
+		if _, err := l.Authorize(ctx, string(tok.AccessToken), access.Request{ThingID: "lamp", Op: thing.OpReadProperty, Name: "on"}); err == nil {
+			t.Error("token still authorizes after Erase")
+		}
+		if _, ok := hist.data["alice"]; ok {
+			t.Error("eraser not called")
+		}
+		raw, err := l.Export(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ex Export
+		json.Unmarshal(raw, &ex)
+		if ex.Pseudonym != "" || len(ex.Audit) != 0 {
+			t.Errorf("export after Erase: %s", raw)
+		}
+		// The ledger's state is gone; the store's records are not, which
+		// is what the error says.
+		found := false
+		for rec, err := range mem.Records(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			found = found || containsBytes(rec, "alice")
+		}
+		if !found {
+			t.Error("test is vacuous: the append-only store dropped the subject's records")
+		}
+		if err := l.Erase(ctx, "alice"); !errors.Is(err, ErrNotErasable) {
+			t.Errorf("second Erase = %v, want ErrNotErasable", err)
+		}
+
+		// Purge: nothing to delete is no error; deleting is.
+		if n, err := l.Purge(ctx); n != 0 || err != nil {
+			t.Errorf("Purge with nothing to do = %d, %v", n, err)
+		}
+		grantTo(t, l, "bob", lampRead)
+		time.Sleep(2 * time.Hour)
+		if n, err := l.Purge(ctx); n != 1 || !errors.Is(err, ErrNotErasable) {
+			t.Errorf("Purge = %d, %v; want 1, ErrNotErasable", n, err)
+		}
+	})
+}
+
+// TestEraseWithoutCompactorHTTP checks that the erasure API and page say
+// that erasure is not supported, instead of "try again later".
+func TestEraseWithoutCompactorHTTP(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Store = appendOnlyStore{NewMemoryStore()} })
+	grantTo(t, ts.l, "bob", lampRead)
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", ts.base+"api/erase", strings.NewReader(`{"confirm":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Test-User", "bob")
+	resp, err := ts.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotImplemented {
+		t.Errorf("API erase on a store that cannot compact: %d, want 501", resp.StatusCode)
+	}
+
+	grantTo(t, ts.l, "alice", lampRead)
+	page := readAll(t, ts.do("GET", "consents", "alice", nil))
+	csrf := htmlUnescape(hiddenCSRF.FindStringSubmatch(page)[1])
+	resp = ts.do("POST", "consents", "alice", url.Values{"csrf": {csrf}, "action": {"erase"}, "confirm": {"yes"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotImplemented {
+		t.Errorf("page erase on a store that cannot compact: %d, want 501", resp.StatusCode)
+	}
 }

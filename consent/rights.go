@@ -181,6 +181,12 @@ func (l *Ledger) Export(ctx context.Context, subject string) (json.RawMessage, e
 // so the erased records leave the disk. If an Eraser fails, Erase stops
 // before deleting anything from the ledger and returns the error; calling
 // it again retries.
+//
+// If the Store is not a Compactor, Erase does all of the above except the
+// compaction and then returns an error wrapping ErrNotErasable: the ledger
+// has forgotten the subject, but their records remain in the store, and
+// retrying cannot change that. A ledger that must honour erasure needs a
+// Store that compacts (MemoryStore and FileStore do).
 func (l *Ledger) Erase(ctx context.Context, subject string) error {
 	if subject == "" {
 		return fmt.Errorf("%w: empty subject", ErrInvalidRequest)
@@ -227,6 +233,16 @@ func (l *Ledger) Erase(ctx context.Context, subject string) error {
 	if err := l.sync(ctx, size); err != nil {
 		return err
 	}
+	return l.dropDeleted(ctx)
+}
+
+// dropDeleted compacts the store so that the records of what the ledger
+// deleted leave it. A store that cannot compact keeps them: that is
+// ErrNotErasable.
+func (l *Ledger) dropDeleted(ctx context.Context) error {
+	if _, ok := l.store.(Compactor); !ok {
+		return fmt.Errorf("%w: %T is not a consent.Compactor; the deleted records remain in it", ErrNotErasable, l.store)
+	}
 	return l.Compact(ctx)
 }
 
@@ -242,7 +258,9 @@ func (l *Ledger) Erase(ctx context.Context, subject string) error {
 // back to a person whose consents have all ended. When Purge deleted
 // anything it then compacts the store, as Erase does, so that the purged
 // records leave the disk at once rather than at the next scheduled
-// compaction.
+// compaction. If the Store is not a Compactor, a Purge that deleted
+// something returns the count with an error wrapping ErrNotErasable, as
+// Erase does.
 func (l *Ledger) Purge(ctx context.Context) (int, error) {
 	now := time.Now()
 	l.mu.Lock()
@@ -282,5 +300,5 @@ func (l *Ledger) Purge(ctx context.Context) (int, error) {
 	if err := l.sync(ctx, size); err != nil {
 		return len(ids), err
 	}
-	return len(ids), l.Compact(ctx)
+	return len(ids), l.dropDeleted(ctx)
 }

@@ -36,7 +36,9 @@ type Store interface {
 
 // A Compactor is a Store that can replace its whole contents at once. The
 // Ledger uses it to drop superseded records (spent refresh tokens, purged
-// and erased grants), so that erased personal data leaves the disk.
+// and erased grants), so that erased personal data leaves the disk; with a
+// Store that is not a Compactor, Ledger.Erase and Ledger.Purge report
+// ErrNotErasable.
 //
 // Compact atomically replaces every record appended so far, synced or not,
 // with recs, durably; a crash leaves either the old or the new contents.
