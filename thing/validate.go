@@ -844,7 +844,20 @@ func (v *validator) schema(s *DataSchema) {
 	v.schemaBody(s)
 }
 
-var schemaTypes = [...]string{"boolean", "integer", "number", "string", "object", "array", "null"}
+func (v *validator) notNegative(n *int, name string) {
+	if n != nil && *n < 0 {
+		v.fail("must not be negative", name)
+	}
+}
+
+// isSchemaType reports whether t is one of the seven data schema types.
+func isSchemaType(t string) bool {
+	switch t {
+	case "boolean", "integer", "number", "string", "object", "array", "null":
+		return true
+	}
+	return false
+}
 
 func (v *validator) schemaBody(s *DataSchema) {
 	if v.depth > maxDepth {
@@ -854,7 +867,7 @@ func (v *validator) schemaBody(s *DataSchema) {
 	v.typeDecl(s.AtType, "@type", false)
 	v.langs(s.Titles, "titles")
 	v.langs(s.Descriptions, "descriptions")
-	if (s.Type != "" || s.explicit&explicitType != 0) && !slices.Contains(schemaTypes[:], s.Type) && !v.ph(s.Type) {
+	if (s.Type != "" || s.explicit&explicitType != 0) && !isSchemaType(s.Type) && !v.ph(s.Type) {
 		v.fail(strconv.Quote(s.Type)+" is not a data schema type", "type")
 	}
 	if s.Enum != nil {
@@ -863,14 +876,10 @@ func (v *validator) schemaBody(s *DataSchema) {
 		}
 		v.uniqueEnum(s.Enum)
 	}
-	for _, c := range [...]struct {
-		name string
-		n    *int
-	}{{"minLength", s.MinLength}, {"maxLength", s.MaxLength}, {"minItems", s.MinItems}, {"maxItems", s.MaxItems}} {
-		if c.n != nil && *c.n < 0 {
-			v.fail("must not be negative", c.name)
-		}
-	}
+	v.notNegative(s.MinLength, "minLength")
+	v.notNegative(s.MaxLength, "maxLength")
+	v.notNegative(s.MinItems, "minItems")
+	v.notNegative(s.MaxItems, "maxItems")
 	if s.MultipleOf != nil && *s.MultipleOf <= 0 {
 		v.fail("must be greater than 0", "multipleOf")
 	}
