@@ -11,9 +11,10 @@
 // access to the system D-Bus (root, or a polkit/D-Bus policy that allows
 // org.bluez). Hearth's CI has no Bluetooth hardware: it builds this package
 // for linux/amd64 and linux/arm64 but cannot run it, so it is exercised
-// only by hand on hardware. Everything above the radio (framing,
-// retransmission, the secure session, both state machines) is tested over
-// package simradio, which implements the same interfaces.
+// only by hand on hardware; for the same reason its examples (a device and
+// a commissioner) are compiled but not run. Everything above the radio
+// (framing, retransmission, the secure session, both state machines) is
+// tested over package simradio, which implements the same interfaces.
 //
 // # GATT layout
 //

@@ -17,7 +17,8 @@
 // for org.freedesktop.NetworkManager.settings.modify.system and
 // network-control). CI has no NetworkManager: the package is built for
 // linux/amd64 and linux/arm64 and its logic is tested against a fake bus;
-// it has not been run against a real NetworkManager in CI.
+// it has not been run against a real NetworkManager in CI, and its
+// example is compiled but not run.
 package nmwifi
 
 import (
