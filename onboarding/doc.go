@@ -16,8 +16,8 @@
 // # Tour
 //
 // A device vendor derives a Verifier from the setup code at manufacture,
-// prints the SetupPayload ("HRT1:0842:20202021") on the label or in a QR
-// code, and runs a Device:
+// prints the SetupPayload (NewSetupPayload(842, code).Reveal():
+// "HRT1:0842:20202021") on the label or in a QR code, and runs a Device:
 //
 //	dev, err := onboarding.NewDevice(onboarding.DeviceConfig{
 //		Radio:         radio,            // bluez.Radio, or simradio's Peripheral

@@ -81,3 +81,27 @@ func Example() {
 	// directory: urn:hearth:plug:living-room "Smart plug"
 	// plug: Commissioned on holiday-home
 }
+
+// At manufacture a vendor draws a setup code, keeps only the verifier on
+// the device, and prints the payload on the label and in its QR code.
+func ExampleNewSetupPayload() {
+	code, _ := onboarding.ParseSetupCode("2020-2021") // onboarding.GenerateSetupCode(nil) in production
+	defer code.Zero()
+	payload, err := onboarding.NewSetupPayload(842, code)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("QR code:", payload.Reveal())
+	fmt.Println("label:  ", payload.Code.Reveal())
+	fmt.Println("logged: ", payload) // a payload never prints its code
+
+	scanned, _ := onboarding.ParseSetupPayload(payload.Reveal())
+	fmt.Println("scanned:", scanned.Discriminator, scanned.Reveal() == payload.Reveal())
+
+	// Output:
+	// QR code: HRT1:0842:20202021
+	// label:   2020-2021
+	// logged:  [redacted]
+	// scanned: 842 true
+}

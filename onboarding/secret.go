@@ -140,6 +140,26 @@ type SetupPayload struct {
 	Code          SetupCode
 }
 
+// NewSetupPayload returns the payload of a device's label: the inverse of
+// ParseSetupPayload. Its Reveal is the text to print or encode in the QR
+// code ("HRT1:0842:20202021"); like the code it holds, it prints as
+// "[redacted]" anywhere else. It fails with ErrInvalidSetupCode if
+// discriminator is above MaxDiscriminator or code is not Valid. The
+// payload shares code's storage: zeroing one zeroes the other.
+func NewSetupPayload(discriminator uint16, code SetupCode) (SetupPayload, error) {
+	p := SetupPayload{Discriminator: discriminator, Code: code}
+	if !p.Valid() {
+		return SetupPayload{}, ErrInvalidSetupCode
+	}
+	return p, nil
+}
+
+// Valid reports whether p has a discriminator of at most 12 bits and a
+// valid code, so that it has a text form.
+func (p SetupPayload) Valid() bool {
+	return p.Discriminator <= MaxDiscriminator && p.Code.Valid()
+}
+
 // ParseSetupPayload parses the text form of a setup payload, as read from
 // a QR code.
 func ParseSetupPayload(s string) (SetupPayload, error) {
@@ -162,9 +182,12 @@ func ParseSetupPayload(s string) (SetupPayload, error) {
 	return SetupPayload{Discriminator: uint16(n), Code: c}, nil
 }
 
-// Reveal returns the text form, for encoding into the device's QR code.
-// Never log it.
+// Reveal returns the text form, which ParseSetupPayload reads back, for
+// encoding into the device's QR code; "" if p is not Valid. Never log it.
 func (p SetupPayload) Reveal() string {
+	if !p.Valid() {
+		return ""
+	}
 	return fmt.Sprintf("HRT1:%04d:%s", p.Discriminator, strings.ReplaceAll(p.Code.Reveal(), "-", ""))
 }
 
