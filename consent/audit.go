@@ -33,6 +33,9 @@ const (
 // the subject is erased) and holds no personal data: the grant's terms
 // appear only as Commit, a hiding commitment that the subject's consent
 // receipt opens.
+//
+// An AuditEntry is a plain value: copies are independent, and it is safe
+// for concurrent reads but not for a write concurrent with other use.
 type AuditEntry struct {
 	Time    time.Time   `json:"time"`              // when, to the millisecond, UTC
 	Event   string      `json:"event"`             // one of the Event constants
@@ -120,6 +123,9 @@ func (a *auditLog) treeHash(n int64) (tlog.Hash, error) { return tlog.TreeHash(n
 //	<origin>
 //	<size>
 //	<base64 root hash>
+//
+// A Checkpoint is a plain value: copies are independent, and it is safe for
+// concurrent reads but not for a write concurrent with other use.
 type Checkpoint struct {
 	Origin string    // the log's name (Config.AuditOrigin)
 	Size   int64     // number of entries

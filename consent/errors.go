@@ -78,6 +78,9 @@ var (
 )
 
 // CorruptError reports where a file store is damaged. It wraps ErrCorrupt.
+//
+// A *CorruptError is not modified after it is returned, so it is safe for
+// concurrent use.
 type CorruptError struct {
 	Path   string // the store file
 	Offset int64  // byte offset of the first bad record
@@ -113,6 +116,8 @@ var (
 // A Secret is a token or credential: an access token, a refresh token, a
 // client secret. It redacts itself when printed or logged; convert it to a
 // string explicitly to use its value.
+//
+// A Secret is an immutable string and safe for concurrent use.
 type Secret string
 
 const redacted = "[REDACTED]"

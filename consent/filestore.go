@@ -39,6 +39,10 @@ const (
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // FileStoreOptions configures OpenFileStore. The zero value is ready to use.
+//
+// OpenFileStore only reads a FileStoreOptions and keeps nothing but the
+// Logger, so one value may be shared by concurrent calls (it is not safe to modify while
+// one is running).
 type FileStoreOptions struct {
 	// Logger receives a warning when a torn tail is truncated on open.
 	// Nil discards.

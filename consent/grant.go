@@ -10,6 +10,8 @@ import (
 )
 
 // LawfulBasis is the GDPR Art. 6(1) ground for processing under a purpose.
+//
+// A LawfulBasis is an immutable string and safe for concurrent use.
 type LawfulBasis string
 
 // The lawful bases of GDPR Art. 6(1)(a)-(f).
@@ -36,6 +38,9 @@ const DefaultMaxDuration = 30 * 24 * time.Hour
 
 // A Purpose is a declared reason for processing. Every grant names one;
 // the ledger refuses purposes it does not know.
+//
+// A Purpose is a plain value: copies are independent, and it is safe for
+// concurrent reads but not for a write concurrent with other use.
 type Purpose struct {
 	// ID names the purpose in grants, tokens and scope requests, such as
 	// "comfort" or "energy-forecast". Required.
@@ -86,6 +91,10 @@ func (p *Purpose) normalize() error {
 
 // A Client is an application that may hold grants and obtain tokens
 // through the OAuth 2.0 endpoints.
+//
+// A Client is plain data whose copies share RedirectURIs and Purposes
+// (Ledger.Client returns a deep copy); it is safe for concurrent reads but
+// not for a write concurrent with other use.
 type Client struct {
 	// ID is the OAuth client_id and the holder of the client's grants.
 	ID string `json:"client_id"`
@@ -132,6 +141,8 @@ func (c *Client) displayName() string {
 }
 
 // Status is a grant's state.
+//
+// A Status is an immutable string and safe for concurrent use.
 type Status string
 
 // Grant statuses.
@@ -143,6 +154,11 @@ const (
 
 // A Grant is a data subject's consent that a holder may perform some
 // operations on some things, for one purpose, until a time.
+//
+// A Grant is a snapshot that the Ledger copies out afresh (Scopes included)
+// on every call, so it is the caller's own: safe for concurrent reads, not
+// for a write concurrent with other use, and changing it changes nothing in
+// the Ledger.
 type Grant struct {
 	ID      string    `json:"id"`      // random, assigned by the ledger
 	Subject string    `json:"subject"` // the data subject, a pseudonymous id
@@ -160,6 +176,10 @@ type Grant struct {
 }
 
 // A GrantRequest asks the ledger to record a consent.
+//
+// A GrantRequest is plain data that Ledger.Grant copies (Scopes included);
+// it is safe for concurrent reads but must not be modified while a call
+// that uses it runs.
 type GrantRequest struct {
 	Subject string  // required: the data subject's pseudonymous id
 	Holder  string  // required: the client the grant is to
@@ -173,6 +193,9 @@ type GrantRequest struct {
 // GrantFilter selects grants in Ledger.Grants and Ledger.RevokeAll. Empty
 // fields match everything; Thing matches grants with a scope naming that
 // thing or AllThings.
+//
+// A GrantFilter is a plain value: copies are independent, and it is safe
+// for concurrent reads but not for a write concurrent with other use.
 type GrantFilter struct {
 	Subject string // grants of this data subject
 	Holder  string // grants to this client

@@ -29,6 +29,9 @@ type Authenticator interface {
 }
 
 // AuthenticatorFunc adapts a function to the Authenticator interface.
+//
+// An AuthenticatorFunc is as safe for concurrent use as the function it
+// wraps, which the Handler calls concurrently.
 type AuthenticatorFunc func(r *http.Request) (string, error)
 
 // Subject calls f(r).
@@ -38,6 +41,8 @@ func (f AuthenticatorFunc) Subject(r *http.Request) (string, error) { return f(r
 // a request from someone not signed in, typically with a redirect to a
 // sign-in page that comes back to r's URL. Without it the handler answers
 // 401 with a short page.
+//
+// The Handler calls Challenge concurrently.
 type Challenger interface {
 	Challenge(w http.ResponseWriter, r *http.Request)
 }
@@ -51,6 +56,11 @@ type ThingNamer interface {
 
 // HandlerConfig configures NewHandler. The zero value works, except that
 // without an Authenticator the consent page and the grants API answer 501.
+//
+// NewHandler only reads a HandlerConfig and keeps copies of its fields, so
+// one value may be shared by concurrent calls (it is not safe to modify while one is
+// running); the Authenticator and ThingNamer it names are called
+// concurrently.
 type HandlerConfig struct {
 	// Authenticator identifies the data subject on the consent page and
 	// the grants API.

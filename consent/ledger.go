@@ -26,6 +26,9 @@ import (
 
 // Controller identifies who is responsible for the processing (the GDPR
 // "controller"): the consent receipts name it.
+//
+// A Controller is a plain value: copies are independent, and it is safe for
+// concurrent reads but not for a write concurrent with other use.
 type Controller struct {
 	Name         string `json:"piiController"`              // legal name
 	Contact      string `json:"contact,omitempty"`          // a person or office
@@ -38,6 +41,10 @@ type Controller struct {
 // Config configures a Ledger. The zero value works: an in-memory ledger
 // that signs with a fresh Ed25519 key and knows no purposes (so grants
 // need Purposes to be set to be useful).
+//
+// New only reads a Config and copies what it keeps (the Store and Logger
+// it names are then used concurrently), so one value may be shared by
+// concurrent calls; it is not safe to modify while one is running.
 type Config struct {
 	// Issuer is the iss claim of every token and the OAuth issuer
 	// identifier. The HTTP handler needs an https URL (http is allowed for
@@ -734,6 +741,9 @@ func auditOp(e AuditEntry) txOp {
 
 // GrantTerms are the terms of a grant that its audit entry commits to and
 // its consent receipt discloses.
+//
+// A GrantTerms is a plain value: copies are independent, and it is safe for
+// concurrent reads but not for a write concurrent with other use.
 type GrantTerms struct {
 	Grant   string      `json:"grant"`   // grant id
 	Subject string      `json:"subject"` // the data subject

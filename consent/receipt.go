@@ -90,6 +90,9 @@ const receiptHeader = "hearth consent receipt\n"
 // grant, with field names after the Kantara Initiative Consent Receipt
 // v1.1 and ISO/IEC TS 27560, signed by the ledger's audit key and carrying
 // the proof that the grant's entry is in the audit log.
+//
+// A Receipt is plain data whose copies share their slices; it is safe for
+// concurrent reads but not for a write concurrent with other use.
 type Receipt struct {
 	Version          string           `json:"version"`                // ReceiptVersion
 	Jurisdiction     string           `json:"jurisdiction,omitempty"` // the controller's
@@ -111,12 +114,18 @@ type Receipt struct {
 }
 
 // ReceiptService names the recipient (the holder) and the purposes.
+//
+// A ReceiptService is plain data whose copies share Purposes; it is safe
+// for concurrent reads but not for a write concurrent with other use.
 type ReceiptService struct {
 	Service  string           `json:"service"`  // the holder (client id)
 	Purposes []ReceiptPurpose `json:"purposes"` // exactly one: the grant's
 }
 
 // ReceiptPurpose describes the purpose of a receipt's grant.
+//
+// A ReceiptPurpose is plain data whose copies share PIICategory; it is safe
+// for concurrent reads but not for a write concurrent with other use.
 type ReceiptPurpose struct {
 	Purpose              string      `json:"purpose"`              // purpose id
 	Description          string      `json:"purposeDescription"`   // in plain words
@@ -131,6 +140,9 @@ type ReceiptPurpose struct {
 
 // Proof shows that an audit entry is in the log a signed checkpoint
 // describes.
+//
+// A Proof is plain data whose copies share Entry and Hashes; it is safe for
+// concurrent reads but not for a write concurrent with other use.
 type Proof struct {
 	Index      int64       `json:"index"`      // the entry's position
 	Entry      []byte      `json:"entry"`      // the audit entry, verbatim

@@ -73,6 +73,9 @@ func (l *Ledger) HistoryConsents(ctx context.Context, thingID, property string) 
 
 // Export is the machine-readable copy of everything the ledger, and the
 // registered exporters, hold about a data subject (GDPR Art. 15 and 20).
+//
+// An Export is plain data whose copies share their slices and map; it is
+// safe for concurrent reads but not for a write concurrent with other use.
 type Export struct {
 	Subject    string                     `json:"subject"`             // whose data this is
 	Pseudonym  string                     `json:"pseudonym,omitempty"` // their name in the audit log
@@ -85,6 +88,9 @@ type Export struct {
 }
 
 // ExportedAuditEntry is an audit log entry with its position in the log.
+//
+// An ExportedAuditEntry is a plain value: copies are independent, and it is
+// safe for concurrent reads but not for a write concurrent with other use.
 type ExportedAuditEntry struct {
 	Index int64      `json:"index"` // position in the log
 	Entry AuditEntry `json:"entry"` // the entry

@@ -31,6 +31,10 @@ const (
 // exactly (a scope for "lamp" says nothing about "lamp2"), each op is a
 // TD 1.1 op word compared exactly, and each name an affordance name compared
 // exactly.
+//
+// A Scope is plain data whose copies share Ops and Names; it is safe for
+// concurrent reads, and the Ledger copies every Scope it is given or
+// returns, so it never shares one with its caller.
 type Scope struct {
 	// Thing is the thing's id, or AllThings.
 	Thing string `json:"thing"`

@@ -25,6 +25,9 @@ const maxTokenLen = 8 << 10
 
 // Tokens are what a client receives for a grant: a short-lived access
 // token and a refresh token that rotates on every use.
+//
+// Tokens is a plain value: copies are independent, and it is safe for
+// concurrent reads but not for a write concurrent with other use.
 type Tokens struct {
 	AccessToken  Secret    // a JWT for the gateway's Authorization header
 	RefreshToken Secret    // exchange with Ledger.Refresh; single use
@@ -35,6 +38,9 @@ type Tokens struct {
 }
 
 // TokenOptions adjusts IssueTokens.
+//
+// TokenOptions is plain data that IssueTokens only reads; it is safe for
+// concurrent reads but must not be modified while a call that uses it runs.
 type TokenOptions struct {
 	// Scopes narrows the tokens to part of the grant. Nil means the whole
 	// grant; anything beyond it is ErrScopeExceeded.
@@ -572,6 +578,9 @@ func (l *Ledger) familyOf(token Secret, now time.Time) *family {
 
 // Introspection is the RFC 7662 answer about a token. For a token that is
 // not active every field but Active is empty.
+//
+// An Introspection is a plain value: copies are independent, and it is safe
+// for concurrent reads but not for a write concurrent with other use.
 type Introspection struct {
 	Active    bool   `json:"active"`               // the token is valid now
 	Scope     string `json:"scope,omitempty"`      // FormatScopes form

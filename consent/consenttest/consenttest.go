@@ -27,6 +27,9 @@ import (
 )
 
 // Config describes the Store under test.
+//
+// Run only reads a Config and calls Open from one goroutine at a time, so
+// Open need not be safe for concurrent use (the stores it returns must be).
 type Config struct {
 	// Open opens the store called name, creating it empty the first time.
 	// The suite uses a fresh name in every subtest. Opening a name again
