@@ -85,8 +85,11 @@
 // NaN or Inf values, or an implausible sample count are rejected and
 // counted in the round's record; a round with fewer than Quorum good
 // updates changes nothing. A restarted server resumes from its checkpoint
-// (model, strategy state, history, privacy spent) and its clients find it
-// again on their own.
+// (model, strategy state, history) and its clients find it again on their
+// own. The privacy spent is not taken from the checkpoint alone: under
+// central DP every noised round is first appended to a synced privacy log
+// ([PrivacyLogFile]), so rounds released after the last checkpoint still
+// count after a crash.
 //
 // # Privacy
 //

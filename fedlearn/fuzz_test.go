@@ -195,3 +195,35 @@ func FuzzClientHandle(f *testing.F) {
 		srv.check(1, "c", &m, nil)
 	})
 }
+
+// FuzzDecodePrivacyLog checks that a damaged privacy log never panics,
+// that errors wrap ErrCheckpoint, and that what is accepted re-encodes to
+// the intact prefix it came from.
+func FuzzDecodePrivacyLog(f *testing.F) {
+	var b []byte
+	for i := range 3 {
+		b = privacyEntry{round: i + 1, q: 0.1, z: 1.2}.append(b)
+	}
+	f.Add(b)
+	f.Add(b[:len(b)-3])
+	f.Add([]byte("FLDP"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		entries, valid, err := decodePrivacyLog(b)
+		if err != nil {
+			if !errors.Is(err, ErrCheckpoint) {
+				t.Fatalf("error %v does not wrap ErrCheckpoint", err)
+			}
+			return
+		}
+		if valid > len(b) || valid%plRecord != 0 || len(entries) != valid/plRecord {
+			t.Fatalf("%d entries, %d valid bytes of %d", len(entries), valid, len(b))
+		}
+		var again []byte
+		for _, e := range entries {
+			again = e.append(again)
+		}
+		if !bytes.Equal(again, b[:valid]) {
+			t.Fatal("accepted entries do not re-encode to the input")
+		}
+	})
+}

@@ -105,7 +105,10 @@ type ServerConfig struct {
 
 	// CheckpointDir, when set, is where the server saves its state after
 	// every CheckpointEvery rounds (zero means every round) and from where
-	// NewServer resumes.
+	// NewServer resumes. With central DP it also holds the privacy log
+	// (PrivacyLogFile), appended and synced before every noised aggregate
+	// is released whatever CheckpointEvery says, so that a server resuming
+	// from an older checkpoint still counts every release in ε.
 	CheckpointDir   string
 	CheckpointEvery int
 
@@ -137,6 +140,14 @@ const DefaultMinCohort = 3
 // under secure aggregation, where the server cannot clip. An RDP accountant
 // for the subsampled Gaussian (q = m/K) reports the cumulative ε at Delta
 // after every round in RoundRecord.Epsilon.
+//
+// With ServerConfig.CheckpointDir set, each noised round's (q, z) is
+// appended to the privacy log and synced to disk before the aggregate can
+// be released, and a restarted server replays the whole log: rounds
+// released after the last checkpoint and run again after a crash count
+// twice, as they should. Without CheckpointDir the accounting lives in
+// memory and a new Server starts afresh; an embedder that restarts
+// training on the same clients must then add the budgets itself.
 type DPConfig struct {
 	// ClipNorm is S; it must be positive.
 	ClipNorm float64
@@ -290,13 +301,15 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s.n = len(s.global)
 	s.published = slices.Clone(s.global)
-	// Privacy spent before a restart still counts.
-	for _, r := range s.history {
-		if r.NoiseMultiplier > 0 {
-			if err := s.acct.Step(r.SampleRate, r.NoiseMultiplier); err != nil {
-				return nil, fmt.Errorf("%w: replaying privacy accounting: %w", ErrCheckpoint, err)
-			}
-		}
+	// Privacy spent before a restart still counts, including releases
+	// after the last checkpoint.
+	lost, err := s.restorePrivacy()
+	if err != nil {
+		return nil, err
+	}
+	if lost > 0 {
+		s.log.Warn("fedlearn: noised aggregates were released after the last checkpoint; their privacy cost still counts",
+			"releases", lost, "resuming_after_round", s.round)
 	}
 	return s, nil
 }
@@ -470,6 +483,11 @@ func (s *Server) step(ctx context.Context) (RoundRecord, error) {
 	if ctx.Err() != nil {
 		return rec, ctx.Err()
 	}
+	if errors.Is(err, errPrivacyLog) {
+		// Nothing was released: the model is unchanged and the round
+		// will be run again.
+		return rec, err
+	}
 	if err != nil {
 		rec.Err = err.Error()
 		s.log.Warn("fedlearn: round released no model", "round", round, "err", err)
@@ -625,7 +643,7 @@ func (s *Server) applyMean(round, m, k, n int, mean []float64, rec *RoundRecord)
 	prev := slices.Clone(s.global)
 	var err error
 	if s.gauss != nil {
-		err = s.noiseAndAccount(m, k, n, mean, rec)
+		err = s.noiseAndAccount(round, m, k, n, mean, rec)
 	}
 	if err == nil {
 		err = s.strategy.(MeanStrategy).Apply(round, s.global, mean)
@@ -765,25 +783,33 @@ func (s *Server) privateMean(round, m, k int, updates []Update, rec *RoundRecord
 	for i := range mean {
 		mean[i] /= float64(n)
 	}
-	if err := s.noiseAndAccount(m, k, n, mean, rec); err != nil {
+	if err := s.noiseAndAccount(round, m, k, n, mean, rec); err != nil {
 		return err
 	}
 	return s.strategy.(MeanStrategy).Apply(round, s.global, mean)
 }
 
-// noiseAndAccount adds the Gaussian mechanism's noise to the mean of n
-// clipped updates and records the round with the accountant.
-func (s *Server) noiseAndAccount(m, k, n int, mean []float64, rec *RoundRecord) error {
+// noiseAndAccount records the round with the accountant and adds the
+// Gaussian mechanism's noise to the mean of n clipped updates. With a
+// CheckpointDir the round's accounting is first appended to the privacy
+// log and synced, so that it survives a crash at any later point; if that
+// fails, nothing is noised or released.
+func (s *Server) noiseAndAccount(round, m, k, n int, mean []float64, rec *RoundRecord) error {
+	q, z := float64(m)/float64(k), s.gauss.NoiseMultiplier()
+	if s.cfg.CheckpointDir != "" {
+		if err := appendPrivacyLog(s.cfg.CheckpointDir, privacyEntry{round: round, q: q, z: z}); err != nil {
+			return fmt.Errorf("%w: %w", errPrivacyLog, err)
+		}
+	}
+	// Account before applying: a round that fails afterwards still counts,
+	// which errs on the side of privacy.
+	if err := s.acct.Step(q, z); err != nil {
+		return err
+	}
 	if err := s.gauss.AddNoise(mean, n); err != nil {
 		return err
 	}
-	q := float64(m) / float64(k)
-	// Account before applying: a round that fails afterwards still counts,
-	// which errs on the side of privacy.
-	if err := s.acct.Step(q, s.gauss.NoiseMultiplier()); err != nil {
-		return err
-	}
-	rec.NoiseMultiplier, rec.SampleRate = s.gauss.NoiseMultiplier(), q
+	rec.NoiseMultiplier, rec.SampleRate = z, q
 	rec.Delta = cmp.Or(s.cfg.Privacy.Delta, 1e-5)
 	var err error
 	rec.Epsilon, _, err = s.acct.Epsilon(rec.Delta)
