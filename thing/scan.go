@@ -80,9 +80,11 @@ func newDecoder(data []byte) *decoder {
 		data = data[3:]
 	}
 	d := &decoder{data: data, path: make([]seg, 0, 16)}
-	// Block sizes: about 4 KiB each (Property and DataSchema are ~0.5
-	// KiB, Form ~0.2 KiB).
-	d.propSlab.max = 8
+	// Block sizes: a few KiB each, chosen to fill a malloc size class
+	// whose spans hold several blocks (7 Properties of 472 bytes fill the
+	// 3456-byte class; 8 would leave 320 bytes of a 4096-byte one, two to
+	// a span).
+	d.propSlab.max = 7
 	d.schemaSlab.max = 8
 	d.formSlab.max = 16
 	// Small values: one block for a typical document (which has about
