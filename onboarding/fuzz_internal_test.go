@@ -3,10 +3,13 @@ package onboarding
 import (
 	"bytes"
 	"context"
+	"crypto/pbkdf2"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hearth-wot/hearth/onboarding/internal/secure"
@@ -184,6 +187,14 @@ func FuzzDeviceMessages(f *testing.F) {
 // FuzzHandshake plays a device that answers a Session with arbitrary
 // messages. The Session must fail cleanly, with one of the package's
 // errors, and never believe it onboarded the device.
+//
+// Each input must be cheap, or the fuzzer (and above all its minimizer)
+// makes little progress in a short run. So the Session's password hash is
+// precomputed: a HelloReply may ask for up to 100000 PBKDF2 iterations,
+// and the real hash would take the same precomputed secrets' place after
+// the same parameter checks. And each input runs in a synctest bubble, so
+// the Session's response timeouts and retransmissions after the script
+// runs out cost no wall time.
 func FuzzHandshake(f *testing.F) {
 	v := testVerifier(f)
 	reply := wire.Marshal(&wire.HelloReply{Version: 1, Caps: 3, MaxMessage: 4096, Salt: v.salt, Iterations: uint64(v.iterations)})
@@ -191,41 +202,84 @@ func FuzzHandshake(f *testing.F) {
 	sep := []byte{0xff, 0xfe, 0xfd}
 	f.Add(bytes.Join([][]byte{reply, wire.Marshal(&wire.PakeReply{Share: shareV, Confirm: confirmV})}, sep))
 	f.Add(bytes.Join([][]byte{reply, wire.Marshal(&wire.Error{Code: 2, RetryAfterMillis: 1 << 62, HasRetryAfter: true})}, sep))
+	f.Add(bytes.Join([][]byte{reply, reply, wire.Marshal(&wire.PakeReply{Share: shareV, Confirm: make([]byte, 32)})}, sep))
 	f.Add(wire.Marshal(&wire.Error{Code: 99}))
 	f.Add(reply)
 	code, _ := ParseSetupCode("2020-2021")
+	// What DeriveSecrets computes for the code with the verifier's salt
+	// and iteration count.
+	in := spake2plus.PBKDFInput(code.password(), nil, nil)
+	pbkdf, err := pbkdf2.Key(sha256.New, string(in), v.salt, v.iterations, spake2plus.PBKDFOutputSize)
+	if err != nil {
+		f.Fatal(err)
+	}
+	derive := func(_, _, _, _ []byte, _ int) (*spake2plus.Secrets, error) { return spake2plus.SecretsFromPBKDF(pbkdf) }
 	f.Fuzz(func(t *testing.T, data []byte) {
-		link := &fakeLink{}
-		var frag wire.Fragmenter
-		for _, m := range bytes.Split(data, sep) {
-			if len(m) == 0 {
-				continue
+		synctest.Test(t, func(t *testing.T) {
+			link := &fakeLink{}
+			var frag wire.Fragmenter
+			for _, m := range bytes.Split(data, sep) {
+				if len(m) == 0 {
+					continue
+				}
+				frames, err := frag.Fragment(m, link.MTU())
+				if err != nil {
+					continue
+				}
+				link.script = append(link.script, frames...)
 			}
-			frames, err := frag.Fragment(m, link.MTU())
+			s, err := NewSession(Config{Radio: fakeRadio{link: link}, Registrar: nopRegistrar{}, Retries: 1})
 			if err != nil {
-				continue
+				t.Fatal(err)
 			}
-			link.script = append(link.script, frames...)
-		}
-		s, err := NewSession(Config{Radio: fakeRadio{link: link}, Registrar: nopRegistrar{}, ResponseTimeout: time.Millisecond, Retries: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.Commission(context.Background(), UserGesture(), SetupPayload{Discriminator: 1, Code: code},
-			WiFiCredentials{SSID: "home", Passphrase: NewPassphrase("password1")})
-		if err == nil {
-			t.Fatal("onboarded a device that cannot know the code")
-		}
-		known := []error{ErrTimeout, ErrProtocol, ErrAuthentication, ErrUnsupportedVersion, ErrBusy, ErrRateLimited,
-			ErrWindowClosed, ErrFailSafe, ErrRadio}
-		ok := false
-		for _, k := range known {
-			ok = ok || errors.Is(err, k)
-		}
-		if !ok || s.State() != Failed {
-			t.Fatalf("Commission = %v in state %v", err, s.State())
-		}
+			s.deriveSecrets = derive
+			_, err = s.Commission(t.Context(), UserGesture(), SetupPayload{Discriminator: 1, Code: code},
+				WiFiCredentials{SSID: "home", Passphrase: NewPassphrase("password1")})
+			if err == nil {
+				t.Fatal("onboarded a device that cannot know the code")
+			}
+			known := []error{ErrTimeout, ErrProtocol, ErrAuthentication, ErrUnsupportedVersion, ErrBusy, ErrRateLimited,
+				ErrWindowClosed, ErrFailSafe, ErrRadio}
+			ok := false
+			for _, k := range known {
+				ok = ok || errors.Is(err, k)
+			}
+			if !ok || s.State() != Failed {
+				t.Fatalf("Commission = %v in state %v", err, s.State())
+			}
+		})
 	})
+}
+
+// TestFuzzHandshakeDerivation checks FuzzHandshake's shortcut: the
+// precomputed secrets are what the Session would derive for the
+// verifier's parameters, so the seeds exercise the real handshake.
+func TestFuzzHandshakeDerivation(t *testing.T) {
+	v := testVerifier(t)
+	code, _ := ParseSetupCode("2020-2021")
+	in := spake2plus.PBKDFInput(code.password(), nil, nil)
+	out, err := pbkdf2.Key(sha256.New, string(in), v.salt, v.iterations, spake2plus.PBKDFOutputSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre, err := spake2plus.SecretsFromPBKDF(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	derived, err := spake2plus.DeriveSecrets(code.password(), nil, nil, v.salt, v.iterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pre.Record().Bytes(), derived.Record().Bytes()) || !bytes.Equal(derived.Record().Bytes(), v.rec.Bytes()) {
+		t.Fatal("precomputed secrets differ from DeriveSecrets, or from the verifier's record")
+	}
+	s, err := NewSession(Config{Radio: fakeRadio{}, Registrar: nopRegistrar{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.deriveSecrets == nil {
+		t.Fatal("a Session has no password hash")
+	}
 }
 
 func mustShare(t testing.TB) []byte {

@@ -77,6 +77,11 @@ type Session struct {
 	err     error
 	running bool
 	cancel  context.CancelCauseFunc
+
+	// deriveSecrets is spake2plus.DeriveSecrets; the handshake fuzz target
+	// replaces it with a precomputed result, since a password hash of up
+	// to 100000 iterations per input would starve the fuzzer.
+	deriveSecrets func(password, proverID, verifierID, salt []byte, iterations int) (*spake2plus.Secrets, error)
 }
 
 // NewSession validates cfg and returns an Idle Session.
@@ -112,7 +117,7 @@ func NewSession(cfg Config) (*Session, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Session{cfg: cfg, log: log}, nil
+	return &Session{cfg: cfg, log: log, deriveSecrets: spake2plus.DeriveSecrets}, nil
 }
 
 // State returns the Session's current state.
@@ -520,7 +525,7 @@ func wireError(m *wire.Error) error {
 // message to send (with the credentials) and leaves r.ch keyed.
 func (r *run) authenticate(ctx context.Context, code SetupCode, hello []byte, reply *wire.HelloReply, replyRaw []byte) ([]byte, error) {
 	pw := code.password()
-	secrets, err := spake2plus.DeriveSecrets(pw, nil, nil, reply.Salt, int(reply.Iterations))
+	secrets, err := r.s.deriveSecrets(pw, nil, nil, reply.Salt, int(reply.Iterations))
 	clear(pw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
@@ -199,22 +200,59 @@ func TestReassembleLimit(t *testing.T) {
 
 // FuzzReassemble pushes arbitrary frames: the reassembler must never panic,
 // never exceed its limit, and a message it returns must be exactly as long
-// as its first frame declared.
+// as its first frame declared. Then, whatever the frames left behind, the
+// input itself, fragmented at an MTU its first byte picks, must come back
+// whole: after any error the reassembler is ready for the next message.
+//
+// The target is deterministic and cheap (no allocation beyond the limit),
+// so a failure always reproduces from the input the fuzzer saves.
 func FuzzReassemble(f *testing.F) {
+	const limit = 256
+	sep := []byte{0xff, 0xfe}
 	var fr Fragmenter
 	frames, _ := fr.Fragment(bytes.Repeat([]byte{1, 2, 3}, 30), 20)
-	f.Add(bytes.Join(frames, []byte{0xff, 0xfe}))
+	f.Add(bytes.Join(frames, sep))
 	f.Add([]byte{0xc0, 0, 1, 7})
+	f.Add([]byte{0x80, 0, 5, 1, 2, 0xff, 0xfe, 0x42, 3, 4, 5})    // the last frame's counter is wrong
+	f.Add([]byte{0x80, 0, 9, 1, 2, 0xff, 0xfe, 0xc1, 0, 2, 3, 4}) // a start before the end
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := Reassembler{Limit: 256}
-		// Split the input into frames at 0xff 0xfe markers.
-		for _, frame := range bytes.Split(data, []byte{0xff, 0xfe}) {
+		r := Reassembler{Limit: limit}
+		declared := -1
+		for _, frame := range bytes.Split(data, sep) {
+			if len(frame) >= 3 && frame[0]&flagStart != 0 {
+				declared = int(binary.BigEndian.Uint16(frame[1:3]))
+			}
 			msg, err := r.Push(frame)
 			if err != nil && msg != nil {
 				t.Fatal("message and error together")
 			}
-			if len(msg) > 256 {
+			if msg == nil {
+				continue
+			}
+			if len(msg) > limit {
 				t.Fatalf("message of %d bytes exceeds the limit", len(msg))
+			}
+			if len(msg) != declared {
+				t.Fatalf("message of %d bytes, its first frame declared %d", len(msg), declared)
+			}
+		}
+		if len(data) == 0 || len(data) > limit {
+			return
+		}
+		var fr Fragmenter
+		fr.counter = data[0] // any starting counter
+		frames, err := fr.Fragment(data, MinMTU+int(data[0]%64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, frame := range frames {
+			msg, err := r.Push(frame)
+			last := i == len(frames)-1
+			if err != nil || (msg != nil) != last {
+				t.Fatalf("frame %d of %d: %d bytes, %v", i+1, len(frames), len(msg), err)
+			}
+			if last && !bytes.Equal(msg, data) {
+				t.Fatal("reassembled message differs from the one fragmented")
 			}
 		}
 	})
