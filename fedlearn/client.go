@@ -30,8 +30,9 @@ type ConsentFunc func(ctx context.Context) bool
 func (f ConsentFunc) Allowed(ctx context.Context) bool { return f(ctx) }
 
 // ClientConfig configures a Client. The zero value trains with the
-// server's hyperparameters, always consents, does not clip and shares no
-// training metrics.
+// server's hyperparameters, always consents, clips only to the bound the
+// server asks for (a server asks under secure aggregation, its default,
+// and under central DP) and shares no metrics.
 type ClientConfig struct {
 	// Train supplies defaults for the fields a server's training request
 	// leaves zero.

@@ -30,7 +30,8 @@
 // the global model, collects their updates until all have answered, a
 // quorum plus a straggler grace period has passed, or the round deadline
 // expires, rejects malformed updates, aggregates with its [Strategy],
-// evaluates, records a [RoundRecord] and checkpoints:
+// evaluates, records a [RoundRecord] and checkpoints. Secure aggregation
+// is on unless the configuration opts out (see # Privacy):
 //
 //	srv, _ := fedlearn.NewServer(fedlearn.ServerConfig{
 //		Params:        model.Init(1),
@@ -71,7 +72,8 @@
 // [FedYogi] and [FedAdagrad] use the updates only through their mean: they
 // implement [MeanStrategy] and can run under secure aggregation and central
 // DP. [Median], [TrimmedMean] and [Krum] (with Multi-Krum) resist a minority
-// of malicious or broken clients but must see every update. FedProx is
+// of malicious or broken clients but must see every update, so they need
+// ServerConfig.PlaintextUpdates. FedProx is
 // client-side ([TrainConfig].ProxMu). Stateful strategies implement
 // encoding.BinaryMarshaler so that checkpoints keep their state.
 //
@@ -93,7 +95,17 @@
 //
 // # Privacy
 //
-// Only parameters leave a client; its data never does. Beyond that:
+// Only parameters leave a client; its data never does. Privacy is on by
+// default: a server configured with nothing but its parameters runs every
+// round under secure aggregation, so it never sees one household's update;
+// asks its clients to clip to [DefaultClipNorm]; releases no aggregate of
+// fewer than [DefaultMinCohort] clients; rejects updates claiming more
+// than [DefaultMaxSamples] samples. Central differential privacy is opted into with
+// ServerConfig.Privacy, as its noise trades accuracy for ε and no noise
+// multiplier suits every model. Opting out of secure aggregation takes a
+// deliberate, easily audited ServerConfig.PlaintextUpdates = true:
+// simulations on public data use it for speed, and the robust strategies
+// need it. In detail:
 //
 //   - Consent: a [Client] asks its [Consent] before training, again before
 //     sending the result, and, under secure aggregation, once more before
@@ -102,19 +114,23 @@
 //   - Minimum cohort: no aggregate of fewer than MinCohort clients (default
 //     3) is ever released, so no model reflects a single household.
 //   - Clipping: ClientConfig.ClipNorm bounds the L2 norm of every update a
-//     client sends; a server using DP or secure aggregation asks its
-//     clients to clip to its own bound as well.
+//     client sends; a server using DP or secure aggregation (the default)
+//     asks its clients to clip to its own bound as well.
 //   - Central differential privacy ([DPConfig], DP-FedAvg of McMahan et al.
 //     2018): the server clips each update to S, averages the m updates with
 //     equal weights and adds Gaussian noise of standard deviation z·S/m;
 //     an RDP accountant for the subsampled Gaussian reports the cumulative
 //     (ε, δ) in every RoundRecord. Local noise is available too
 //     (ClientConfig.NoiseMultiplier) but costs far more accuracy.
-//   - Secure aggregation ([SecAggConfig]): clients mask their clipped,
-//     weighted updates with pairwise masks from X25519-agreed seeds and
-//     Shamir-share their secrets, so the server learns only the sum, even
-//     when some clients drop out mid-protocol. Combined with central DP
-//     the server still adds the noise, after seeing only the sum.
+//   - Secure aggregation ([SecAggConfig], on by default): clients mask
+//     their clipped, weighted updates with pairwise masks from
+//     X25519-agreed seeds and Shamir-share their secrets, so the server
+//     learns only the sum, even when some clients drop out mid-protocol.
+//     Combined with central DP the server still adds the noise, after
+//     seeing only the sum.
+//   - Sample counts: a client claiming more than MaxSamples samples
+//     (default [DefaultMaxSamples]) is rejected, so that no client can
+//     buy the whole weight of a sample-weighted average.
 //
 // What is not protected: which clients take part in a round (the server
 // talks to them), the metrics a client chooses to share

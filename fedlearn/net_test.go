@@ -91,7 +91,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 func TestNetworkRounds(t *testing.T) {
-	srv := mustServer(t, ServerConfig{Params: make([]float64, 1000), Rounds: 2, FractionFit: 1, MinAvailable: 3})
+	srv := mustServer(t, ServerConfig{Params: make([]float64, 1000), Rounds: 2, FractionFit: 1, MinAvailable: 3, PlaintextUpdates: true})
 	env := startNet(t, srv, testTokens(3), HTTPConfig{}, nil)
 	var clients []*Client
 	for tok := range env.tokens {

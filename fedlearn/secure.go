@@ -21,7 +21,7 @@ import (
 type SecAggConfig struct {
 	// ClipNorm is the L2 norm clients clip their updates to, which also
 	// bounds each coordinate for fixed-point quantization. Zero means the
-	// central-DP ClipNorm when Privacy is set; otherwise it is required.
+	// central-DP ClipNorm when Privacy is set, otherwise DefaultClipNorm.
 	ClipNorm float64
 	// Neighbors is SecAgg+'s graph degree k; zero means the complete
 	// graph (every client masks against every other). Use a few times
@@ -105,12 +105,10 @@ func (s *Server) secureAggregate(ctx context.Context, round int, ready map[secag
 	return mean, len(res.Clients), nil
 }
 
-// secAggClip is the clipping norm of secure-aggregation rounds.
+// secAggClip is the clipping norm of secure-aggregation rounds, filled in
+// by NewServer.
 func (s *Server) secAggClip() float64 {
-	if c := s.cfg.SecureAggregation.ClipNorm; c > 0 {
-		return c
-	}
-	return s.cfg.Privacy.ClipNorm
+	return s.cfg.SecureAggregation.ClipNorm
 }
 
 // secAggStage delivers one stage's messages and feeds the replies to sa,

@@ -206,8 +206,9 @@ func TestNetworkSecureAggregation(t *testing.T) {
 
 func TestSecureAggregationConfig(t *testing.T) {
 	for name, cfg := range map[string]ServerConfig{
-		"no clip": {Params: []float64{0}, SecureAggregation: &SecAggConfig{}},
-		"robust":  {Params: []float64{0}, Strategy: Median{}, SecureAggregation: &SecAggConfig{ClipNorm: 1}},
+		"negative clip": {Params: []float64{0}, SecureAggregation: &SecAggConfig{ClipNorm: -1}},
+		"infinite clip": {Params: []float64{0}, SecureAggregation: &SecAggConfig{ClipNorm: math.Inf(1)}},
+		"robust":        {Params: []float64{0}, Strategy: Median{}, SecureAggregation: &SecAggConfig{ClipNorm: 1}},
 	} {
 		if _, err := NewServer(cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: %v, want ErrConfig", name, err)

@@ -68,7 +68,7 @@ func TestOneClientFedAvgEqualsCentralizedSGD(t *testing.T) {
 	})
 	init := m.Init(1)
 	srv := mustServer(t, ServerConfig{
-		Params: init, Rounds: 3, MinCohort: 1, FractionFit: 1,
+		Params: init, Rounds: 3, MinCohort: 1, FractionFit: 1, PlaintextUpdates: true,
 		Train: TrainConfig{Epochs: 2, BatchSize: 10, LearningRate: 0.05},
 	})
 	srv.Attach(Local("only", mustClient(t, rec, ClientConfig{})))
@@ -103,7 +103,7 @@ func TestSampleWeightingIsExact(t *testing.T) {
 	samples := []int{1, 2, 5, 3, 7}
 	var mu sync.Mutex
 	called := map[int]bool{}
-	srv := mustServer(t, ServerConfig{Params: make([]float64, 10), Rounds: 1, PerRound: 3, Seed: 3})
+	srv := mustServer(t, ServerConfig{Params: make([]float64, 10), Rounds: 1, PerRound: 3, Seed: 3, PlaintextUpdates: true})
 	for i := range deltas {
 		tr := TrainFunc(func(ctx context.Context, g []float64, c TrainConfig) (TrainResult, error) {
 			mu.Lock()
@@ -172,7 +172,7 @@ func TestBadUpdatesAreRejected(t *testing.T) {
 		"round":    func(m *wire.Message) { m.Round++ },
 		"tensors":  func(m *wire.Message) { m.Tensors = nil },
 	}
-	srv := mustServer(t, ServerConfig{Params: make([]float64, n), Rounds: 1, FractionFit: 1, MaxSamples: 1000})
+	srv := mustServer(t, ServerConfig{Params: make([]float64, n), Rounds: 1, FractionFit: 1, MaxSamples: 1000, PlaintextUpdates: true})
 	for i := range 3 {
 		srv.Attach(Local(fmt.Sprint("good", i), handlerFunc(good)))
 	}

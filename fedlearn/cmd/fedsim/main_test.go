@@ -29,8 +29,12 @@ func TestFedsimReachesTarget(t *testing.T) {
 	if !regexp.MustCompile(`^reached 0\.9 at round \d+$`).MatchString(last) {
 		t.Errorf("last line %q\n%s", last, out.String())
 	}
-	if !strings.HasPrefix(lines[1], "round    1  clients   5/10  acc ") {
-		t.Errorf("progress line %q", lines[1])
+	// The simulation's opt-out of secure aggregation is said out loud.
+	if !strings.HasPrefix(lines[1], "fedsim: privacy: secure aggregation OFF (PlaintextUpdates") {
+		t.Errorf("privacy line %q", lines[1])
+	}
+	if !strings.HasPrefix(lines[2], "round    1  clients   5/10  acc ") {
+		t.Errorf("progress line %q", lines[2])
 	}
 }
 
@@ -43,6 +47,9 @@ func TestFedsimMissesTarget(t *testing.T) {
 	}
 	if !regexp.MustCompile(`did not reach 0\.999 in 2 rounds \(best 0\.\d{4}\)\n$`).MatchString(out.String()) {
 		t.Errorf("output:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "\nfedsim: privacy: secure aggregation on: clients clip to 10,") {
+		t.Errorf("output does not say secure aggregation is on:\n%s", out.String())
 	}
 }
 
