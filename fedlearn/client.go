@@ -55,8 +55,11 @@ type ClientConfig struct {
 	NoiseMultiplier float64
 
 	// ShareMetrics sends the trainer's metrics (such as training loss) with
-	// each update. They are derived from private data and are not covered
-	// by clipping, noise or secure aggregation, so the default is not to.
+	// each update and answers federated-evaluation requests with the
+	// loss, accuracy and sample count of the model on the local data. They
+	// are derived from private data and are not covered by clipping,
+	// noise or secure aggregation, so the default is not to: without it
+	// the client declines evaluation requests (ErrDeclined).
 	ShareMetrics bool
 
 	// Logger receives the client's logs; nil discards them.
@@ -240,6 +243,12 @@ func (c *Client) fit(ctx context.Context, req *wire.Message) (*wire.Message, err
 }
 
 func (c *Client) evaluate(ctx context.Context, req *wire.Message) (*wire.Message, error) {
+	if !c.cfg.ShareMetrics {
+		// An evaluation result is this client's loss, accuracy and sample
+		// count, in the clear: like training metrics, it is shared only
+		// by choice.
+		return nil, c.decline("does not share metrics", req.Round)
+	}
 	ev, ok := c.trainer.(Evaluator)
 	if !ok {
 		return nil, c.decline("trainer cannot evaluate", req.Round)

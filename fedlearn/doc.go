@@ -100,7 +100,8 @@
 // round under secure aggregation, so it never sees one household's update;
 // asks its clients to clip to [DefaultClipNorm]; releases no aggregate of
 // fewer than [DefaultMinCohort] clients; rejects updates claiming more
-// than [DefaultMaxSamples] samples. Central differential privacy is opted into with
+// than [DefaultMaxSamples] samples; and publishes to clients only the
+// [RoundRecord.Public] part of its history. Central differential privacy is opted into with
 // ServerConfig.Privacy, as its noise trades accuracy for ε and no noise
 // multiplier suits every model. Opting out of secure aggregation takes a
 // deliberate, easily audited ServerConfig.PlaintextUpdates = true:
@@ -133,9 +134,15 @@
 //     buy the whole weight of a sample-weighted average.
 //
 // What is not protected: which clients take part in a round (the server
-// talks to them), the metrics a client chooses to share
-// (ClientConfig.ShareMetrics, off by default), and federated-evaluation
-// results, which each sampled client reports individually. Central DP
+// talks to them), and what a client chooses to share with
+// ClientConfig.ShareMetrics (off by default): its training metrics and its
+// federated-evaluation loss, accuracy and sample count, which it reports
+// individually and in the clear, outside secure aggregation and DP. A
+// client that does not share metrics declines evaluation requests. The
+// server keeps shared metrics in its own History, but its history
+// endpoint, readable by every client, serves only [RoundRecord.Public]:
+// no training metrics, no federated evaluation, no counts of declining
+// or failing clients. Central DP
 // trusts the server to add the noise; secure aggregation assumes an
 // honest-but-curious server and clients that clip honestly. Serve the
 // network transport over TLS: bearer tokens and CRC checksums do not
@@ -167,7 +174,8 @@
 //	GET <prefix>/v1/model     the current global model: one wire tensor
 //	                          (float32, or float64 with ?dtype=float64),
 //	                          header Fedlearn-Round: the round it is from
-//	GET <prefix>/v1/history   the RoundRecords as a JSON array
+//	GET <prefix>/v1/history   the public part of the RoundRecords
+//	                          (RoundRecord.Public) as a JSON array
 //
 // On the WebSocket, every frame is a binary message holding exactly one
 // package wire Message (magic "HFL", CRC-32C checksummed, canonical,
@@ -212,7 +220,8 @@
 //     by the total weight.
 //   - KindEvaluateRequest, Round r, Tensors[0] the parameters to evaluate;
 //     the reply is KindEvaluateResult with Samples and Metrics "loss" and
-//     "accuracy".
+//     "accuracy", or KindError with code 1 (declined) from a client that
+//     does not share metrics.
 //
 // The server validates every reply (kind, round, length, finiteness,
 // sample count) before it can influence the model. Other transports, such

@@ -166,7 +166,7 @@ func FuzzClientHandle(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	c, err := NewClient(tr, ClientConfig{ClipNorm: 5})
+	c, err := NewClient(tr, ClientConfig{ClipNorm: 5, ShareMetrics: true}) // so that it evaluates too
 	if err != nil {
 		f.Fatal(err)
 	}

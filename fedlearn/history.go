@@ -31,11 +31,14 @@ type RoundRecord struct {
 	// why not (for example a missed quorum) and the model is unchanged.
 	Err string `json:"error,omitempty"`
 	// Train holds the sample-weighted mean of the training metrics the
-	// clients chose to share (see ClientConfig.ShareMetrics).
+	// clients chose to share (see ClientConfig.ShareMetrics). It is not
+	// covered by differential privacy and not published (see Public).
 	Train Metrics `json:"train,omitempty"`
 	// Eval is the centralized evaluation of the new model (ServerConfig.Evaluate).
 	Eval *EvalResult `json:"eval,omitempty"`
-	// FedEval is the sample-weighted federated evaluation on clients' data.
+	// FedEval is the sample-weighted federated evaluation on the data of
+	// the clients that share metrics. It is not covered by differential
+	// privacy and not published (see Public).
 	FedEval *EvalResult `json:"fed_eval,omitempty"`
 	// SecureAggregation reports that the server saw only the sum of the
 	// updates.
@@ -47,6 +50,32 @@ type RoundRecord struct {
 	SampleRate      float64 `json:"sample_rate,omitempty"`
 	Epsilon         float64 `json:"epsilon,omitempty"`
 	Delta           float64 `json:"delta,omitempty"`
+}
+
+// Public returns the part of r that is safe to show every client, as the
+// network transport does at PathHistory: the round's timing, the cohort
+// sizes K, m and n that the privacy accounting rests on, whether a model
+// was released, the centralized evaluation (the embedder's own data, run
+// on the released model), and the privacy parameters and ε. It leaves out
+// what individual clients disclosed to the server alone and what no
+// differential privacy covers: the clients' training metrics (Train), the
+// federated evaluation on their data (FedEval), and the counts of
+// rejected, declining, failing and late clients, which in a small cohort
+// single out a household's behaviour.
+func (r RoundRecord) Public() RoundRecord {
+	p := RoundRecord{
+		Round: r.Round, Start: r.Start, Duration: r.Duration,
+		Available: r.Available, Sampled: r.Sampled, Accepted: r.Accepted,
+		Err:               r.Err,
+		SecureAggregation: r.SecureAggregation,
+		NoiseMultiplier:   r.NoiseMultiplier, SampleRate: r.SampleRate, Epsilon: r.Epsilon, Delta: r.Delta,
+	}
+	if r.Eval != nil {
+		e := *r.Eval
+		e.Metrics = e.Metrics.Clone()
+		p.Eval = &e
+	}
+	return p
 }
 
 // Released reports whether the round produced a new global model.

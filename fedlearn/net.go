@@ -64,8 +64,10 @@ type HTTPConfig struct {
 
 // HTTPHandler is the network transport of a Server: an http.Handler that
 // accepts clients over WebSocket at PathConnect and serves the current
-// model at PathModel and the round history at PathHistory, all behind
-// bearer-token authentication. Mount it anywhere, typically under a
+// model at PathModel and the public part of the round history
+// (RoundRecord.Public) at PathHistory, all behind bearer-token
+// authentication. Serve Server.History, with its shared metrics, only to
+// the operator. Mount it anywhere, typically under a
 // prefix with http.StripPrefix, and serve it over TLS.
 //
 // An HTTPHandler is safe for concurrent use. Close it to end all client
@@ -155,8 +157,13 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Fedlearn-Round", strconv.Itoa(round))
 		w.Write(b)
 	case PathHistory:
+		// Every client may read this: publish only what is safe for all.
+		hist := h.srv.History()
+		for i, r := range hist {
+			hist[i] = r.Public()
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(h.srv.History())
+		json.NewEncoder(w).Encode(hist)
 	}
 }
 

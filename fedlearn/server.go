@@ -109,7 +109,11 @@ type ServerConfig struct {
 	Evaluate func(ctx context.Context, round int, params []float64) (EvalResult, error)
 	// EvalEvery, when positive, runs federated evaluation every EvalEvery
 	// rounds on a sample of FractionEval (zero means FractionFit) of the
-	// connected clients, at least MinCohort of them.
+	// connected clients, at least MinCohort of them. Only clients that
+	// share metrics (ClientConfig.ShareMetrics) answer, each with its own
+	// loss, accuracy and sample count in the clear, outside secure
+	// aggregation and DP; the result is recorded in RoundRecord.FedEval,
+	// which the history endpoint does not publish.
 	EvalEvery    int
 	FractionEval float64
 

@@ -596,7 +596,7 @@ func TestFederatedEvaluation(t *testing.T) {
 	})
 	for i, p := range parts {
 		tr, _ := m.Trainer(d.Subset(p), uint64(i))
-		srv.Attach(Local(fmt.Sprint(i), mustClient(t, tr, ClientConfig{})))
+		srv.Attach(Local(fmt.Sprint(i), mustClient(t, tr, ClientConfig{ShareMetrics: true})))
 	}
 	if err := srv.Run(t.Context()); err != nil {
 		t.Fatal(err)
