@@ -17,6 +17,10 @@ type caller struct {
 	token  string
 	dec    access.Decision
 	hasDec bool
+	// gen is the Server's revocation generation when the Authorizer was
+	// first asked (before it answered dec): a stream opened with dec
+	// checks the revocations after it (see streamSet.revokedSince).
+	gen uint64
 }
 
 // bearerToken extracts the bearer token from r: the Authorization header,
@@ -51,6 +55,7 @@ func (s *Server) authorize(ctx context.Context, c *caller, req access.Request) (
 			return c.dec.Scope.Permits(req), nil
 		}
 	}
+	gen := s.streams.gen.Load()
 	d, err := s.auth.Authorize(ctx, c.token, req)
 	if err != nil {
 		return false, err
@@ -59,7 +64,7 @@ func (s *Server) authorize(ctx context.Context, c *caller, req access.Request) (
 		return false, errExpired
 	}
 	if !c.hasDec {
-		c.dec, c.hasDec = d, true
+		c.dec, c.hasDec, c.gen = d, true, gen
 	}
 	return d.Allow, nil
 }

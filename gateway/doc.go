@@ -120,8 +120,10 @@
 // opened under a revoked grant (Decision.GrantID) close at once (well within
 // a second); a revocation that names a token (Revocation.TokenID) closes only
 // the streams opened with it (Decision.TokenID), and the grant's other
-// tokens keep theirs. A stream also closes when its token's
-// Decision.Expires passes.
+// tokens keep theirs. A revocation that arrives while a stream is opening
+// (after the Authorizer allowed it, before the Server registered it) is
+// not missed: the stream is refused with 401. A stream also closes when
+// its token's Decision.Expires passes.
 // When a Decision carries a Scope, the Server uses it for the messages of
 // the stream opened with it instead of calling Authorize again.
 //

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hearth-wot/hearth/gateway/access"
 	"github.com/hearth-wot/hearth/thing"
 )
 
@@ -182,4 +183,33 @@ func FuzzDecodeWSMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRevokedSince: a stream is refused when a revocation after its
+// Authorize call concerns its grant or token, and when more revocations
+// happened meanwhile than the set remembers.
+func TestRevokedSince(t *testing.T) {
+	var ss streamSet
+	ss.init()
+	d := access.Decision{GrantID: "g", TokenID: "t"}
+	start := ss.gen.Load()
+	ss.revoke(access.Revocation{GrantID: "other"})
+	ss.revoke(access.Revocation{GrantID: "g", TokenID: "t2"}) // another token of g
+	if ss.revokedSince(start, &d) {
+		t.Fatal("refused for revocations of other grants and tokens")
+	}
+	ss.revoke(access.Revocation{GrantID: "g", TokenID: "t"})
+	if !ss.revokedSince(start, &d) {
+		t.Fatal("not refused after its token was revoked")
+	}
+	if ss.revokedSince(ss.gen.Load(), &d) {
+		t.Fatal("refused for a revocation before its Authorize call")
+	}
+	start = ss.gen.Load()
+	for range revocationMemory + 1 {
+		ss.revoke(access.Revocation{GrantID: "other"})
+	}
+	if !ss.revokedSince(start, &d) {
+		t.Fatal("not refused after more revocations than remembered")
+	}
 }

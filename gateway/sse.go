@@ -68,7 +68,7 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request, st *stream) {
 	rc := http.NewResponseController(w)
 	st.setHardStop(func() { rc.SetWriteDeadline(time.Now()) })
 	if err := s.openStream(st); err != nil {
-		s.fail(w, r, err)
+		s.streamRefused(w, r, st, err)
 		return
 	}
 	defer s.closeStream(st)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -326,6 +328,14 @@ func (st *stream) isClosed() bool {
 }
 
 // streamSet tracks the open streams of a Server.
+//
+// A revocation can arrive while a stream is opening: after the Authorizer
+// answered for its token but before the stream is indexed, so that revoke
+// does not find it. To close that gap every revocation gets a generation
+// number and is remembered in a small ring; a caller notes the generation
+// before its first Authorize call (caller.gen) and openStream, under the
+// same lock revoke collects streams with, refuses the stream when a later
+// revocation concerns it.
 type streamSet struct {
 	mu      sync.Mutex
 	all     map[*stream]struct{}
@@ -333,6 +343,47 @@ type streamSet struct {
 	byToken map[string]map[*stream]struct{} // by Decision.TokenID
 	closed  bool
 	wg      sync.WaitGroup
+
+	gen    atomic.Uint64                 // revocations so far; written under mu
+	recent [revocationMemory]revokedItem // revocation gen is at recent[gen%revocationMemory]
+}
+
+// revocationMemory is how many recent revocations a streamSet remembers
+// for the streams still opening. A stream whose token was checked more
+// revocations ago than that is refused (its client may simply retry).
+const revocationMemory = 256
+
+// revokedItem is one remembered revocation.
+type revokedItem struct {
+	grantID, tokenID string
+}
+
+// concerns reports whether revocation r applies to a stream opened with d,
+// by the rule revoke follows.
+func (r *revokedItem) concerns(d *access.Decision) bool {
+	if r.tokenID != "" {
+		return r.tokenID == d.TokenID
+	}
+	return r.grantID != "" && r.grantID == d.GrantID
+}
+
+// errRevokedWhileOpening refuses a stream whose grant or token was revoked
+// after the Authorizer allowed it and before it was registered.
+var errRevokedWhileOpening = fmt.Errorf("%w: revoked while the stream was opening", access.ErrInvalidToken)
+
+// revokedSince reports whether a revocation after generation gen concerns
+// a stream opened with d. ss.mu is held.
+func (ss *streamSet) revokedSince(gen uint64, d *access.Decision) bool {
+	cur := ss.gen.Load()
+	if cur-gen > revocationMemory {
+		return true // forgotten: refuse rather than guess
+	}
+	for g := gen + 1; g <= cur; g++ {
+		if ss.recent[g%revocationMemory].concerns(d) {
+			return true
+		}
+	}
+	return false
 }
 
 func (ss *streamSet) init() {
@@ -377,6 +428,10 @@ func (s *Server) openStream(st *stream) error {
 		ss.mu.Unlock()
 		return errTooManyStreams
 	}
+	if ss.revokedSince(st.c.gen, &st.c.dec) {
+		ss.mu.Unlock()
+		return errRevokedWhileOpening
+	}
 	ss.all[st] = struct{}{}
 	index(ss.byGrant, st.c.dec.GrantID, st)
 	index(ss.byToken, st.c.dec.TokenID, st)
@@ -400,6 +455,15 @@ func (s *Server) openStream(st *stream) error {
 		st.expiry = time.AfterFunc(time.Until(exp), func() { st.close(closePolicy, "token expired") })
 	}
 	return nil
+}
+
+// streamRefused answers a request whose stream openStream refused.
+func (s *Server) streamRefused(w http.ResponseWriter, r *http.Request, st *stream, err error) {
+	if errors.Is(err, access.ErrInvalidToken) {
+		s.authError(w, &st.c, err)
+		return
+	}
+	s.fail(w, r, err)
 }
 
 // closeStream unregisters st once its handler is done.
@@ -435,6 +499,9 @@ func (ss *streamSet) revoke(r access.Revocation) {
 		return
 	}
 	ss.mu.Lock()
+	g := ss.gen.Load() + 1
+	ss.recent[g%revocationMemory] = revokedItem{grantID: r.GrantID, tokenID: r.TokenID}
+	ss.gen.Store(g)
 	var sts []*stream
 	for st := range set[key] {
 		sts = append(sts, st)

@@ -41,7 +41,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, c *calle
 	st.onClose = ws.kick
 	if err := s.openStream(st); err != nil {
 		cancel()
-		s.fail(w, r, err)
+		s.streamRefused(w, r, st, err)
 		return
 	}
 	conn, err := s.upgrader.Upgrade(w, r, nil)
