@@ -52,6 +52,9 @@ type Authenticator interface {
 }
 
 // AuthenticatorFunc adapts a function to the Authenticator interface.
+//
+// An AuthenticatorFunc is safe for concurrent use when the function is,
+// which Authenticator requires.
 type AuthenticatorFunc func(ctx context.Context, token Token) (string, error)
 
 // Authenticate returns f(ctx, token).

@@ -24,6 +24,9 @@ type Consent interface {
 }
 
 // ConsentFunc adapts a function to the Consent interface.
+//
+// A ConsentFunc is safe for concurrent use when the function is, which
+// Consent requires.
 type ConsentFunc func(ctx context.Context) bool
 
 // Allowed returns f(ctx).
@@ -33,6 +36,10 @@ func (f ConsentFunc) Allowed(ctx context.Context) bool { return f(ctx) }
 // server's hyperparameters, always consents, clips only to the bound the
 // server asks for (a server asks under secure aggregation, its default,
 // and under central DP) and shares no metrics.
+//
+// NewClient copies a ClientConfig, so it may be reused or changed
+// afterwards; the Client keeps and calls its Consent and Logger, which must
+// be safe for concurrent use.
 type ClientConfig struct {
 	// Train supplies defaults for the fields a server's training request
 	// leaves zero.
@@ -67,6 +74,9 @@ type ClientConfig struct {
 }
 
 // ClientStats counts what a Client has done, for monitoring.
+//
+// A ClientStats is a snapshot, a plain value owned by the caller of
+// Client.Stats and safe for concurrent reads.
 type ClientStats struct {
 	// Trained is the number of updates sent.
 	Trained int

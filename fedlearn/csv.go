@@ -13,6 +13,9 @@ import (
 // CSVOptions says how ReadCSV maps columns to a Dataset. The zero value
 // reads a headerless file whose last column is an integer class label and
 // whose other columns are features.
+//
+// A CSVOptions is a plain value: ReadCSV takes a copy, so one may be shared
+// by concurrent calls.
 type CSVOptions struct {
 	// Header skips the first record.
 	Header bool

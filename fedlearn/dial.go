@@ -22,6 +22,10 @@ import (
 
 // DialConfig says how a Client reaches a server over the network
 // transport. URL and Token are required.
+//
+// Connect and FetchModel take a copy of a DialConfig, so one may be shared
+// by concurrent calls; as crypto/tls requires, the tls.Config it points to
+// must not be modified once in use.
 type DialConfig struct {
 	// URL is the server's HTTPHandler, as http(s):// or ws(s):// with or
 	// without the trailing PathConnect: "https://resort.example/fl" and

@@ -9,6 +9,9 @@ import (
 
 // EnergyConfig configures GenerateEnergy. The zero value generates eight
 // winter weeks of hourly data for ten holiday homes.
+//
+// An EnergyConfig is a plain value: GenerateEnergy takes a copy, so one may
+// be shared by concurrent calls.
 type EnergyConfig struct {
 	// Homes is the number of homes; zero means 10.
 	Homes int
@@ -25,6 +28,8 @@ type EnergyConfig struct {
 
 // Heating is how a home is heated, which decides how much of its heating
 // shows up on the electricity meter.
+//
+// A Heating is an immutable value, safe for concurrent use.
 type Heating int
 
 const (
@@ -53,6 +58,8 @@ func (h Heating) String() string {
 
 // HomeProfile holds the traits that make each generated home use energy
 // differently, so that the homes' data are not identically distributed.
+//
+// A HomeProfile is a plain value, safe for concurrent reads.
 type HomeProfile struct {
 	// HeatLoss is the building's heat-loss coefficient UA in kW/K (how
 	// many kW of heat it loses per kelvin of indoor–outdoor difference).
@@ -74,6 +81,8 @@ type HomeProfile struct {
 }
 
 // Reading is one hour of one home's data.
+//
+// A Reading is a plain value, safe for concurrent reads.
 type Reading struct {
 	// Time is the start of the hour.
 	Time time.Time
@@ -87,6 +96,9 @@ type Reading struct {
 }
 
 // Home is one generated household: its traits and its hourly series.
+//
+// A Home is plain data: safe for concurrent reads, but not for a write (to
+// Hours) concurrent with any other use.
 type Home struct {
 	ID      string
 	Profile HomeProfile

@@ -46,7 +46,7 @@ var (
 // RemoteError is an error reported by the other side of a connection, such
 // as a client's training failure. Is matches the package sentinels it was
 // sent as, so errors.Is(err, ErrDeclined) works across the network. It is
-// an immutable value, safe to share.
+// an immutable value, safe for concurrent use.
 type RemoteError struct {
 	// Code is the sentinel's code; see the # Protocol section of the package
 	// documentation.
@@ -65,6 +65,8 @@ func (e *RemoteError) Is(target error) bool {
 }
 
 // ErrorCode identifies a sentinel error on the wire.
+//
+// An ErrorCode is an immutable value, safe for concurrent use.
 type ErrorCode uint8
 
 // The error codes of the protocol.

@@ -8,6 +8,11 @@ import (
 // accepted, how the model scored and what privacy it spent. The server
 // keeps one per round (see Server.History) and checkpoints them, so a
 // dashboard can chart a whole training run.
+//
+// A RoundRecord is plain data: safe for concurrent reads, not for a write
+// concurrent with any other use. Server.History returns deep copies the
+// caller owns; the records handed to the OnRound and Stop hooks are the
+// server's own and must not be modified.
 type RoundRecord struct {
 	// Round is the round number, starting at 1.
 	Round int `json:"round"`
@@ -76,6 +81,19 @@ func (r RoundRecord) Public() RoundRecord {
 		p.Eval = &e
 	}
 	return p
+}
+
+// clone returns a deep copy of r.
+func (r RoundRecord) clone() RoundRecord {
+	r.Train = r.Train.Clone()
+	for _, e := range []**EvalResult{&r.Eval, &r.FedEval} {
+		if *e != nil {
+			c := **e
+			c.Metrics = c.Metrics.Clone()
+			*e = &c
+		}
+	}
+	return r
 }
 
 // Released reports whether the round produced a new global model.

@@ -13,6 +13,8 @@ import (
 )
 
 // Loss selects an MLP's output layer and loss function.
+//
+// A Loss is an immutable value, safe for concurrent use.
 type Loss int
 
 const (

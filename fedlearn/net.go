@@ -39,6 +39,10 @@ const (
 
 // HTTPConfig configures an HTTPHandler. Auth is required; every other zero
 // field has the default documented on it.
+//
+// NewHTTPHandler copies an HTTPConfig, so it may be reused afterwards; the
+// handler keeps and calls its Auth and Logger, which must be safe for
+// concurrent use.
 type HTTPConfig struct {
 	// Auth authenticates every request by its bearer token.
 	Auth Authenticator

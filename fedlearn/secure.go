@@ -18,6 +18,9 @@ import (
 // clip their updates to ClipNorm, append their weight, mask them with
 // pairwise X25519-agreed masks and Shamir-share their secrets so that the
 // sum can be unmasked even when some drop out.
+//
+// NewServer copies a SecAggConfig, so it may be reused or changed
+// afterwards; it is not safe for a write concurrent with that call.
 type SecAggConfig struct {
 	// ClipNorm is the L2 norm clients clip their updates to, which also
 	// bounds each coordinate for fixed-point quantization. Zero means the

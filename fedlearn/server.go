@@ -23,6 +23,12 @@ import (
 // ServerConfig configures a Server. Only Params is required (unless a
 // checkpoint supplies them); the zero value of every other field is a
 // sensible default, documented on the field.
+//
+// NewServer copies a ServerConfig and the DPConfig and SecAggConfig it
+// points to, so it may be reused afterwards; the Server keeps and calls its
+// Strategy, hooks (Evaluate, OnRound, Stop), DPConfig.Source and Logger,
+// which must not be used elsewhere concurrently unless they are safe for
+// concurrent use. Params is copied too.
 type ServerConfig struct {
 	// Params are the initial global parameters. The server keeps its own
 	// copy. When CheckpointDir holds a checkpoint, its parameters win (and
@@ -176,6 +182,11 @@ const DefaultMaxSamples = 100_000
 // twice, as they should. Without CheckpointDir the accounting lives in
 // memory and a new Server starts afresh; an embedder that restarts
 // training on the same clients must then add the budgets itself.
+//
+// NewServer copies a DPConfig, so it may be reused afterwards. Its Source,
+// though, is then drawn from by the server (through a dp.Gaussian, which
+// serialises access) and must not be used elsewhere: a rand.Source is not
+// safe for concurrent use.
 type DPConfig struct {
 	// ClipNorm is S; it must be positive.
 	ClipNorm float64
@@ -237,6 +248,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	cfg.WaitTimeout = cmp.Or(cfg.WaitTimeout, time.Minute)
 	cfg.RoundTimeout = cmp.Or(cfg.RoundTimeout, 10*time.Minute)
 	cfg.CheckpointEvery = cmp.Or(cfg.CheckpointEvery, 1)
+	if cfg.Privacy != nil {
+		p := *cfg.Privacy // the caller's copy may change
+		cfg.Privacy = &p
+	}
 	var errs []error
 	bad := func(format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...))
@@ -379,11 +394,16 @@ func (s *Server) Round() int {
 }
 
 // History returns a copy of the records of all rounds so far, oldest
-// first, including rounds before a resume.
+// first, including rounds before a resume. The caller owns the copy,
+// metrics included.
 func (s *Server) History() []RoundRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.history)
+	h := make([]RoundRecord, len(s.history))
+	for i, r := range s.history {
+		h[i] = r.clone()
+	}
+	return h
 }
 
 // Clients returns the IDs of the connected clients, sorted.

@@ -615,3 +615,28 @@ func TestFederatedEvaluation(t *testing.T) {
 		}
 	}
 }
+
+// TestServerOwnsItsCopies checks that the server copies what a caller
+// might change or read concurrently: the DP configuration it is given and
+// the records History returns.
+func TestServerOwnsItsCopies(t *testing.T) {
+	dpc := &DPConfig{ClipNorm: 1, NoiseMultiplier: 1}
+	srv := mustServer(t, ServerConfig{Params: []float64{0}, Rounds: 1, FractionFit: 1, PlaintextUpdates: true, Privacy: dpc})
+	dpc.Delta = 0.5 // after NewServer: must not change the server's δ
+	for i := range 3 {
+		srv.Attach(Local(fmt.Sprint(i), mustClient(t, TrainFunc(func(_ context.Context, g []float64, _ TrainConfig) (TrainResult, error) {
+			return TrainResult{Params: []float64{g[0] + 1}, Samples: 1, Metrics: Metrics{"loss": 1}}, nil
+		}), ClientConfig{ShareMetrics: true})))
+	}
+	if err := srv.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h := srv.History()
+	if h[0].Delta != 1e-5 {
+		t.Errorf("δ = %v: the server used the caller's DPConfig after NewServer", h[0].Delta)
+	}
+	h[0].Train["loss"] = 99
+	if srv.History()[0].Train["loss"] != 1 {
+		t.Error("History shares its metrics with the server's records")
+	}
+}

@@ -10,6 +10,9 @@ import (
 
 // Update is one client's contribution to a round, as the server's strategy
 // sees it after validation.
+//
+// An Update is plain data, safe for concurrent reads; a Strategy must
+// neither modify nor retain it.
 type Update struct {
 	// ClientID identifies the client.
 	ClientID string
@@ -33,6 +36,10 @@ type Update struct {
 // A strategy with state across rounds (momentum, adaptive moments) should
 // implement encoding.BinaryMarshaler and encoding.BinaryUnmarshaler so
 // that checkpoints capture it.
+//
+// A Strategy need not be safe for concurrent use: the server calls it from
+// one goroutine at a time, the one running Run, and so must any other
+// caller.
 type Strategy interface {
 	Aggregate(round int, global []float64, updates []Update) error
 }
@@ -42,6 +49,9 @@ type Strategy interface {
 // such strategies can run under secure aggregation, where the server learns
 // just the sum, or with central differential privacy, which noises the
 // mean.
+//
+// Like a Strategy, a MeanStrategy is called from one goroutine at a time and
+// need not be safe for concurrent use.
 type MeanStrategy interface {
 	Strategy
 	// SampleWeighted reports whether the mean weights each update by its

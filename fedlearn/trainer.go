@@ -29,6 +29,9 @@ type Evaluator interface {
 }
 
 // TrainFunc adapts an ordinary function to the Trainer interface.
+//
+// A TrainFunc is safe for concurrent use when the function is; see Trainer
+// for when that matters.
 type TrainFunc func(ctx context.Context, global []float64, cfg TrainConfig) (TrainResult, error)
 
 // Train calls f(ctx, global, cfg).
@@ -40,6 +43,8 @@ func (f TrainFunc) Train(ctx context.Context, global []float64, cfg TrainConfig)
 // server sends it with every training request; a Client fills its zero
 // fields from its own defaults. The zero value means one epoch of
 // full-batch gradient descent at DefaultLearningRate.
+//
+// A TrainConfig is a plain value, safe for concurrent use.
 type TrainConfig struct {
 	// Round is the server's round number, starting at 1.
 	Round int
@@ -86,6 +91,10 @@ func (c TrainConfig) withDefaults(d TrainConfig) TrainConfig {
 }
 
 // TrainResult is what local training produces.
+//
+// A TrainResult is plain data handed from a Trainer to its Client, which
+// takes ownership of Params; it is not safe for a write concurrent with any
+// other use.
 type TrainResult struct {
 	// Params are the locally trained parameters.
 	Params []float64
@@ -96,6 +105,9 @@ type TrainResult struct {
 }
 
 // EvalResult is the outcome of evaluating parameters on a dataset.
+//
+// An EvalResult is plain data: safe for concurrent reads, not for a write
+// concurrent with any other use.
 type EvalResult struct {
 	// Samples is the number of examples evaluated.
 	Samples int `json:"samples"`

@@ -29,6 +29,8 @@ const ShareSize = 8 * shareChunks
 // Share is one Shamir share of a 32-byte secret: five little-endian
 // field elements. Shares are secret material; String and LogValue
 // redact them.
+//
+// A Share is an immutable array value, safe for concurrent use.
 type Share [ShareSize]byte
 
 // String returns a redacted placeholder, never the share.

@@ -18,6 +18,9 @@ const DefaultMinClients = 3
 
 // ServerConfig configures a [Server]. Length, Clip and MaxClients are
 // required; the zero value of every other field is a sensible default.
+//
+// NewServer copies a ServerConfig, so it may be reused afterwards; the
+// Server keeps its Logger, which is safe for concurrent use.
 type ServerConfig struct {
 	// Length is the input vector length, at most MaxLength.
 	Length int
@@ -54,7 +57,8 @@ type ServerConfig struct {
 }
 
 // Result is the outcome of a successful run, a plain value owned by the
-// caller.
+// caller: safe for concurrent reads, not for a write concurrent with any
+// other use.
 type Result struct {
 	// Sum is the sum of the inputs of Clients, dequantized: each
 	// coordinate is within Quantizer.MaxError(len(Clients)) of the true

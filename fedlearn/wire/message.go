@@ -13,6 +13,8 @@ import (
 )
 
 // Kind says what a [Message] is for. The zero Kind is invalid.
+//
+// A Kind is an immutable value, safe for concurrent use.
 type Kind uint8
 
 // Message kinds. A request and the reply to it carry the same

@@ -8,6 +8,8 @@ import (
 )
 
 // DType is the element type of an encoded tensor.
+//
+// A DType is an immutable value, safe for concurrent use.
 type DType uint8
 
 const (
