@@ -68,7 +68,8 @@
 //
 // # Strategies
 //
-// [FedAvg] (sample-weighted over the round's cohort), [FedAvgM], [FedAdam],
+// [FedAvg] (sample-weighted over the round's cohort; under secure
+// aggregation only when MaxSamples is set explicitly), [FedAvgM], [FedAdam],
 // [FedYogi] and [FedAdagrad] use the updates only through their mean: they
 // implement [MeanStrategy] and can run under secure aggregation and central
 // DP. [Median], [TrimmedMean] and [Krum] (with Multi-Krum) resist a minority

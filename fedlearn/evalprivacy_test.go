@@ -1,11 +1,14 @@
 package fedlearn
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/hearth-wot/hearth/fedlearn/wire"
 )
 
 // TestFederatedEvalNeedsShareMetrics checks that a client reports its
@@ -123,5 +126,29 @@ func TestHistoryEndpointIsPublic(t *testing.T) {
 		if _, ok := hist[0][key]; !ok {
 			t.Errorf("history endpoint lacks %q: %v", key, hist[0])
 		}
+	}
+}
+
+// TestFederatedEvalMaxSamples checks that one client cannot dominate the
+// federated evaluation by claiming an implausible number of samples.
+func TestFederatedEvalMaxSamples(t *testing.T) {
+	srv := mustServer(t, ServerConfig{Params: []float64{0}, Rounds: 1, FractionFit: 1, EvalEvery: 1, PlaintextUpdates: true})
+	for i := range 4 {
+		claim := uint64(10)
+		if i == 0 {
+			claim = DefaultMaxSamples + 1
+		}
+		srv.Attach(Local(fmt.Sprint(i), handlerFunc(func(_ context.Context, req *wire.Message) (*wire.Message, error) {
+			if req.Kind == wire.KindEvaluateRequest {
+				return &wire.Message{Kind: wire.KindEvaluateResult, Round: req.Round, Samples: claim, Metrics: map[string]float64{"loss": 1, "accuracy": 0.5}}, nil
+			}
+			return &wire.Message{Kind: wire.KindFitResult, Round: req.Round, Samples: 10, Tensors: [][]float64{{1}}}, nil
+		})))
+	}
+	if err := srv.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if e := srv.History()[0].FedEval; e == nil || e.Samples != 30 || e.Metrics["clients"] != 3 {
+		t.Errorf("federated evaluation %+v, want the 3 plausible results only", e)
 	}
 }

@@ -951,7 +951,7 @@ func (s *Server) federatedEval(ctx context.Context, round int) (*EvalResult, err
 	got := 0
 	for range m {
 		r := <-ch
-		if r.err != nil || r.msg == nil || r.msg.Kind != wire.KindEvaluateResult || r.msg.Samples == 0 || r.msg.Samples > math.MaxInt32 {
+		if r.err != nil || r.msg == nil || r.msg.Kind != wire.KindEvaluateResult || r.msg.Samples == 0 || r.msg.Samples > math.MaxInt32 || r.msg.Samples > uint64(s.cfg.MaxSamples) {
 			continue
 		}
 		loss, acc := r.msg.Metrics["loss"], r.msg.Metrics["accuracy"]
