@@ -34,10 +34,21 @@ func (st actionState) w3c() string {
 	return [...]string{"pending", "running", "completed", "failed", "failed"}[st]
 }
 
+// owner is whose action request it is: the data subject and the client
+// of the Decision that allowed it. Callers whose Decisions name neither
+// (InsecureAllowAll) share the zero owner.
+type owner struct {
+	subject, client string
+}
+
+// owner returns whose requests c may see and cancel.
+func (c *caller) owner() owner { return owner{c.dec.Subject, c.dec.ClientID} }
+
 // actionRec is one action request. Its mutable fields are guarded by the
 // queue's mutex; snapshots are taken for rendering.
 type actionRec struct {
 	id        string
+	owner     owner
 	name      string
 	input     json.RawMessage // nil when the request had no input
 	state     actionState
@@ -110,10 +121,21 @@ func (a *actionRec) legacyStatus(href string) []byte {
 }
 
 // actionQueue holds a thing's action requests in the order they came.
+// Each caller sees and cancels its own requests only (those of its owner),
+// and a finished request is forgotten retention after it ended.
 type actionQueue struct {
-	mu   sync.Mutex
-	recs []*actionRec
-	done bool // the thing is gone: no new requests
+	mu        sync.Mutex
+	recs      []*actionRec
+	retention time.Duration
+	done      bool // the thing is gone: no new requests
+}
+
+// pruneLocked forgets the requests that ended before now-retention.
+func (q *actionQueue) pruneLocked(now time.Time) {
+	cutoff := now.Add(-q.retention)
+	q.recs = slices.DeleteFunc(q.recs, func(r *actionRec) bool {
+		return r.state >= actionCompleted && r.ended.Before(cutoff)
+	})
 }
 
 // add appends rec, dropping the oldest finished request when limit is
@@ -124,6 +146,7 @@ func (q *actionQueue) add(rec *actionRec, limit int) error {
 	if q.done {
 		return errGone
 	}
+	q.pruneLocked(rec.requested)
 	if len(q.recs) >= limit {
 		i := slices.IndexFunc(q.recs, func(r *actionRec) bool { return r.state >= actionCompleted })
 		if i < 0 {
@@ -143,12 +166,13 @@ func (q *actionQueue) snapshot(rec *actionRec) *actionRec {
 	return &c
 }
 
-// get returns a snapshot of request id of action name, or nil.
-func (q *actionQueue) get(name, id string) *actionRec {
+// get returns a snapshot of who's request id of action name, or nil.
+func (q *actionQueue) get(who owner, name, id string) *actionRec {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.pruneLocked(time.Now())
 	for _, r := range q.recs {
-		if r.id == id && r.name == name {
+		if r.id == id && r.name == name && r.owner == who {
 			c := *r
 			return &c
 		}
@@ -156,14 +180,15 @@ func (q *actionQueue) get(name, id string) *actionRec {
 	return nil
 }
 
-// list returns snapshots of the requests of action name, or of every
+// list returns snapshots of who's requests of action name, or of every
 // action when name is "".
-func (q *actionQueue) list(name string) []*actionRec {
+func (q *actionQueue) list(who owner, name string) []*actionRec {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.pruneLocked(time.Now())
 	var out []*actionRec
 	for _, r := range q.recs {
-		if name == "" || r.name == name {
+		if (name == "" || r.name == name) && r.owner == who {
 			c := *r
 			out = append(out, &c)
 		}
@@ -171,23 +196,45 @@ func (q *actionQueue) list(name string) []*actionRec {
 	return out
 }
 
-// cancel removes request id of action name, cancelling it if it runs. It
-// returns the removed request or nil.
-func (q *actionQueue) cancel(name, id string) *actionRec {
+// cancel removes who's request id of action name, cancelling it if it
+// runs. It returns the removed request or nil.
+func (q *actionQueue) cancel(who owner, name, id string) *actionRec {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for i, r := range q.recs {
-		if r.id == id && r.name == name {
-			q.recs = slices.Delete(q.recs, i, i+1)
-			if r.state < actionCompleted {
-				r.state = actionCancelled
-				r.ended = time.Now()
-				r.cancel()
-			}
-			return r
-		}
+	q.pruneLocked(time.Now())
+	i := slices.IndexFunc(q.recs, func(r *actionRec) bool { return r.id == id && r.name == name && r.owner == who })
+	if i < 0 {
+		return nil
 	}
-	return nil
+	r := q.recs[i]
+	q.recs = slices.Delete(q.recs, i, i+1)
+	cancelLocked(r)
+	return r
+}
+
+// cancelLocked cancels r if it has not finished. q.mu is held.
+func cancelLocked(r *actionRec) {
+	if r.state < actionCompleted {
+		r.state = actionCancelled
+		r.ended = time.Now()
+		r.cancel()
+	}
+}
+
+// erase removes (and cancels, if they run) the requests of subject. It
+// reports how many there were.
+func (q *actionQueue) erase(subject string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := len(q.recs)
+	q.recs = slices.DeleteFunc(q.recs, func(r *actionRec) bool {
+		if r.owner.subject != subject {
+			return false
+		}
+		cancelLocked(r)
+		return true
+	})
+	return n - len(q.recs)
 }
 
 // cancelAll cancels every running request and refuses new ones.
@@ -202,13 +249,6 @@ func (q *actionQueue) cancelAll() {
 	}
 }
 
-// contains reports whether rec is still listed.
-func (q *actionQueue) contains(rec *actionRec) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return slices.Contains(q.recs, rec)
-}
-
 func newActionID() string {
 	var b [12]byte
 	rand.Read(b[:])
@@ -218,7 +258,7 @@ func newActionID() string {
 // startAction queues an action request and runs it in a goroutine of its
 // own. It returns a snapshot taken at creation (state "created"). input is
 // already validated; rawInput is what the client sent (nil for none).
-func (s *Server) startAction(e *entry, ai *actionInfo, name string, input any, rawInput json.RawMessage) (*actionRec, error) {
+func (s *Server) startAction(c *caller, e *entry, ai *actionInfo, name string, input any, rawInput json.RawMessage) (*actionRec, error) {
 	if e.ad.invoker == nil {
 		return nil, fmt.Errorf("%w: the adapter cannot invoke actions", ErrNotSupported)
 	}
@@ -228,6 +268,7 @@ func (s *Server) startAction(e *entry, ai *actionInfo, name string, input any, r
 	ctx, cancel := context.WithCancel(s.ctx)
 	rec := &actionRec{
 		id:        newActionID(),
+		owner:     c.owner(),
 		name:      name,
 		state:     actionCreated,
 		requested: time.Now(),
@@ -244,7 +285,7 @@ func (s *Server) startAction(e *entry, ai *actionInfo, name string, input any, r
 	s.actionChanged(e, created)
 
 	if !s.spawnAction(func() { s.runAction(ctx, e, rec, input) }) {
-		e.acts.cancel(name, rec.id)
+		e.acts.cancel(rec.owner, name, rec.id)
 		return nil, ErrClosed
 	}
 	return created, nil

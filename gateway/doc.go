@@ -164,10 +164,25 @@
 // held in memory unless opened with OpenHistory and HistoryConfig.Dir: then
 // it also keeps an append-only, checksummed file there that survives
 // restarts, and rewrites it so that erased and expired values leave the
-// file. The
-// WebThings API's event list keeps the last Config.EventLog events per thing
-// in memory, as that API requires; set it negative to keep none. Nothing is
-// sent anywhere: no telemetry.
+// file.
+//
+// Action requests belong to whoever made them: the data subject and client
+// of the Decision that allowed them (Decision.Subject and ClientID). A
+// caller lists, queries and cancels only its own requests, on the W3C
+// surface (queryaction, queryallactions, cancelaction) and the WebThings
+// API alike, and a WebThings WebSocket carries only its own caller's
+// actionStatus messages; another caller's request answers 404, as if it
+// did not exist. (Callers whose Decisions name neither subject nor client,
+// such as everyone under InsecureAllowAll, share one queue. No grant lets a
+// caller see other callers' requests.) A finished request is forgotten
+// Config.ActionRetention (10 minutes) after it ended, and each thing keeps
+// at most Config.MaxActions. The WebThings API's event list keeps the last
+// Config.EventLog events per thing in memory, as that API requires, for
+// Config.EventRetention (10 minutes); set EventLog negative to keep none.
+// Server.EraseSubject removes a subject's action requests (cancelling
+// those still running) and clears the event lists; register it with a
+// consent ledger beside the History. Nothing is sent anywhere: no
+// telemetry.
 //
 // # Hardening
 //

@@ -126,7 +126,8 @@ func (s *Server) newEntry(ad *adapterState, td *thing.Description) (*entry, erro
 		last:    make(map[string][]byte),
 		streams: make(map[*stream]struct{}),
 	}
-	e.evlog.limit = s.cfg.EventLog
+	e.evlog.limit, e.evlog.retention = s.cfg.EventLog, s.cfg.EventRetention
+	e.acts.retention = s.cfg.ActionRetention
 	var errs []error
 	for name, p := range td.Properties {
 		if p == nil {

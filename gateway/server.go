@@ -107,9 +107,17 @@ type Config struct {
 	// means 100.
 	MaxActions int
 
+	// ActionRetention is how long a finished action request stays listed
+	// (and can be queried) before it is forgotten. Zero means 10 minutes.
+	ActionRetention time.Duration
+
 	// EventLog is how many past events per thing the WebThings API lists.
 	// Zero means 32; negative keeps none.
 	EventLog int
+
+	// EventRetention is how long a past event stays in that list. Zero
+	// means 10 minutes.
+	EventRetention time.Duration
 
 	// History, when non-nil, records property values for the consents the
 	// Authorizer's access.HistoryPolicy returns. Nil records nothing. The
@@ -228,7 +236,8 @@ var ErrThingExists = errors.New("gateway: thing id already registered")
 func New(cfg Config) (*Server, error) {
 	var errs []error
 	if cfg.MaxBodyBytes < 0 || cfg.DeviceTimeout < 0 || cfg.SendQueue < 0 || cfg.WriteTimeout < 0 ||
-		cfg.MaxSubscriptions < 0 || cfg.MaxStreams < 0 || cfg.MaxActions < 0 || cfg.HistoryPurgeInterval < 0 {
+		cfg.MaxSubscriptions < 0 || cfg.MaxStreams < 0 || cfg.MaxActions < 0 || cfg.HistoryPurgeInterval < 0 ||
+		cfg.ActionRetention < 0 || cfg.EventRetention < 0 {
 		errs = append(errs, errors.New("gateway: negative limit in Config"))
 	}
 	if cfg.MaxBodyBytes == 0 {
@@ -254,6 +263,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.EventLog == 0 {
 		cfg.EventLog = 32
+	}
+	if cfg.ActionRetention == 0 {
+		cfg.ActionRetention = 10 * time.Minute
+	}
+	if cfg.EventRetention == 0 {
+		cfg.EventRetention = 10 * time.Minute
 	}
 	if cfg.HistoryPurgeInterval == 0 {
 		cfg.HistoryPurgeInterval = time.Minute
@@ -460,4 +475,31 @@ func (s *Server) Things() []*thing.Description {
 		out[i] = e.td
 	}
 	return out
+}
+
+// EraseSubject forgets what the Server holds about a data subject: it
+// removes the subject's action requests from every thing (cancelling those
+// still running), so that their inputs, outputs and times are gone, and
+// clears every thing's list of past events, which carry no subject but
+// may tell of the subject's stay. It does not touch Config.History, whose
+// own EraseSubject erases the recorded property values. An empty subject
+// erases nothing.
+//
+// EraseSubject is idempotent and has the signature of consent's Eraser, so
+// a consent ledger can call it (Ledger.RegisterEraser) when the subject
+// asks for erasure. It returns ctx's error if ctx is already done.
+func (s *Server) EraseSubject(ctx context.Context, subject string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if subject == "" {
+		return nil
+	}
+	n := 0
+	for _, e := range s.reg.list() {
+		n += e.acts.erase(subject)
+		e.evlog.clear()
+	}
+	s.log.Debug("gateway: subject erased", "actionRequests", n)
+	return nil
 }

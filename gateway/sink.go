@@ -111,11 +111,13 @@ func (s *Server) actionChanged(e *entry, snap *actionRec) {
 	s.broadcast(&outMsg{kind: msgAction, e: e, name: snap.name, action: snap, at: time.Now()})
 }
 
-// eventLog keeps a thing's last events for the WebThings API.
+// eventLog keeps a thing's last events for the WebThings API: at most
+// limit of them, none older than retention.
 type eventLog struct {
-	mu    sync.Mutex
-	limit int
-	ring  []*outMsg
+	mu        sync.Mutex
+	limit     int
+	retention time.Duration
+	ring      []*outMsg // oldest first
 }
 
 func (l *eventLog) add(m *outMsg) {
@@ -123,6 +125,7 @@ func (l *eventLog) add(m *outMsg) {
 		return
 	}
 	l.mu.Lock()
+	l.pruneLocked(m.at)
 	if len(l.ring) >= l.limit {
 		copy(l.ring, l.ring[1:])
 		l.ring[len(l.ring)-1] = m
@@ -132,10 +135,33 @@ func (l *eventLog) add(m *outMsg) {
 	l.mu.Unlock()
 }
 
+// pruneLocked forgets the events older than now-retention.
+func (l *eventLog) pruneLocked(now time.Time) {
+	cutoff := now.Add(-l.retention)
+	i := 0
+	for i < len(l.ring) && l.ring[i].at.Before(cutoff) {
+		i++
+	}
+	if i > 0 {
+		n := copy(l.ring, l.ring[i:])
+		clear(l.ring[n:])
+		l.ring = l.ring[:n]
+	}
+}
+
+// clear forgets every event.
+func (l *eventLog) clear() {
+	l.mu.Lock()
+	clear(l.ring)
+	l.ring = l.ring[:0]
+	l.mu.Unlock()
+}
+
 // list returns the logged events named name (every event for "").
 func (l *eventLog) list(name string) []*outMsg {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.pruneLocked(time.Now())
 	var out []*outMsg
 	for _, m := range l.ring {
 		if name == "" || m.name == name {

@@ -257,6 +257,9 @@ func (s *Server) newStream(e *entry, kind streamKind, name string, c *caller, o 
 func (st *stream) offer(m *outMsg) {
 	switch st.kind {
 	case streamWebSocket:
+		if m.kind == msgAction && m.action.owner != st.c.owner() {
+			return // another caller's request
+		}
 		if m.kind == msgEvent {
 			st.subMu.Lock()
 			ok := st.subs[m.name]

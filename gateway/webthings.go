@@ -279,7 +279,7 @@ func (s *Server) legacyListActions(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	o := s.originOf(r)
 	out := []json.RawMessage{}
-	for _, rec := range e.acts.list(name) {
+	for _, rec := range e.acts.list(c.owner(), name) {
 		if allowed[rec.name] {
 			out = append(out, rec.legacyStatus(s.legacyActionHref(o, e, rec)))
 		}
@@ -340,7 +340,7 @@ func (s *Server) requestAction(w http.ResponseWriter, r *http.Request, c *caller
 		s.fail(w, r, err)
 		return nil, false
 	}
-	rec, err := s.startAction(e, ai, req.name, input, raw)
+	rec, err := s.startAction(c, e, ai, req.name, input, raw)
 	if err != nil {
 		s.fail(w, r, err)
 		return nil, false
@@ -385,19 +385,19 @@ func (s *Server) legacyAction(w http.ResponseWriter, r *http.Request, c *caller,
 	}
 	switch r.Method {
 	case http.MethodDelete:
-		if e.acts.cancel(name, aid) == nil {
+		if e.acts.cancel(c.owner(), name, aid) == nil {
 			notFound(w)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodPut:
-		if e.acts.get(name, aid) == nil {
+		if e.acts.get(c.owner(), name, aid) == nil {
 			notFound(w)
 			return
 		}
 		writeJSON(w, http.StatusOK, ctJSON, []byte("{}"))
 	default:
-		rec := e.acts.get(name, aid)
+		rec := e.acts.get(c.owner(), name, aid)
 		if rec == nil {
 			notFound(w)
 			return

@@ -505,7 +505,7 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, c *caller,
 		writeJSON(w, http.StatusOK, ctJSON, b)
 		return
 	}
-	rec, err := s.startAction(e, ai, name, input, rawInput)
+	rec, err := s.startAction(c, e, ai, name, input, rawInput)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -524,7 +524,7 @@ func (s *Server) queryAction(w http.ResponseWriter, r *http.Request, c *caller, 
 	if !s.gate(w, r, c, ai != nil, access.Request{ThingID: id, Op: opNames[opQueryAction], Name: name}) {
 		return
 	}
-	rec := e.acts.get(name, aid)
+	rec := e.acts.get(c.owner(), name, aid)
 	if rec == nil {
 		notFound(w)
 		return
@@ -541,7 +541,7 @@ func (s *Server) cancelAction(w http.ResponseWriter, r *http.Request, c *caller,
 	if !s.gate(w, r, c, ai != nil, access.Request{ThingID: id, Op: opNames[opCancelAction], Name: name}) {
 		return
 	}
-	if e.acts.cancel(name, aid) == nil {
+	if e.acts.cancel(c.owner(), name, aid) == nil {
 		notFound(w)
 		return
 	}
@@ -565,7 +565,7 @@ func (s *Server) queryAllActions(w http.ResponseWriter, r *http.Request, c *call
 			continue
 		}
 		list := []json.RawMessage{}
-		for _, rec := range e.acts.list(n) {
+		for _, rec := range e.acts.list(c.owner(), n) {
 			href := thingPath(e.id) + "/actions/" + url.PathEscape(n) + "/" + rec.id
 			list = append(list, rec.w3cStatus(href))
 		}

@@ -359,6 +359,6 @@ func (s *Server) wsRequestAction(ctx context.Context, st *stream, name string, r
 	if err != nil {
 		return err
 	}
-	_, err = s.startAction(e, ai, name, input, rawIn)
+	_, err = s.startAction(&st.c, e, ai, name, input, rawIn)
 	return err
 }
