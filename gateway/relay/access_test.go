@@ -110,9 +110,14 @@ func TestPassthroughEndToEndTLS(t *testing.T) {
 	env := newRelay(t, relay.Config{HomeDomain: "homes.test"})
 	cert, pool := selfSigned(t, "villa.homes.test")
 	seen := make(chan *tls.ConnectionState, 1)
+	relayed := make(chan bool, 8)
 	startHome(t, env, "villa", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case seen <- r.TLS:
+		default:
+		}
+		select {
+		case relayed <- relay.Relayed(r):
 		default:
 		}
 		io.WriteString(w, "hello from home over "+r.Proto)
@@ -155,6 +160,11 @@ func TestPassthroughEndToEndTLS(t *testing.T) {
 	}
 	if cs := <-seen; cs == nil || cs.ServerName != "villa.homes.test" {
 		t.Errorf("home saw TLS state %+v", cs)
+	}
+	// Every header on a passthrough stream is the guest's own: none may be
+	// trusted as the relay's word.
+	if <-relayed {
+		t.Error("a request on a passthrough stream is Relayed")
 	}
 	if m := env.srv.Metrics(); m.BytesIn == 0 || m.BytesOut == 0 {
 		t.Errorf("passthrough bytes not counted: %+v", m)

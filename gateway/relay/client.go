@@ -50,8 +50,10 @@ type ClientConfig struct {
 	// Handler serves the requests the relay forwards, typically a
 	// gateway.Server. It sees the request as the public client made it,
 	// minus the HomesPath prefix, with X-Forwarded-For, -Host, -Proto and
-	// (for path routing) -Prefix set by the relay, and with RemoteAddr set
-	// to the public client's address as the relay reported it.
+	// (for path routing) -Prefix set by the relay and no other forwarding
+	// header, and with RemoteAddr set to the public client's address as
+	// the relay reported it. On passthrough streams it sees the client's
+	// own request, headers untouched (Relayed is false).
 	Handler http.Handler
 
 	// TLSClientConfig configures TLS to the relay (root CAs, for
@@ -244,8 +246,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	c.ln = &streamListener{ch: make(chan net.Conn), done: make(chan struct{})}
 	c.srv = &http.Server{
 		Handler: cfg.Handler,
-		BaseContext: func(net.Listener) context.Context {
-			return context.WithValue(context.Background(), relayedKey{}, true)
+		// Only the relay's own HTTP streams are relayed: on a passthrough
+		// stream (TLS to the home) every header is the public client's.
+		ConnContext: func(ctx context.Context, conn net.Conn) context.Context {
+			if _, ok := conn.(*clientStream); ok {
+				return context.WithValue(ctx, relayedKey{}, true)
+			}
+			return ctx
 		},
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          log.New(slogWriter{c.log}, "", 0),
@@ -255,10 +262,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 
 type relayedKey struct{}
 
-// Relayed reports whether r reached the home through a Client's tunnel
-// (rather than on a listener of the home's own), so that a gateway can
-// honour the X-Forwarded-* headers the relay set, and only those. No
-// header or address a remote client controls can make it true. Use it as
+// Relayed reports whether r reached the home as HTTP forwarded by the
+// relay through a Client's tunnel (rather than on a listener of the
+// home's own), so that a gateway can honour the forwarding headers the
+// relay set, and only those: the relay drops those of the public client.
+// It is false for requests on an end-to-end TLS passthrough stream, whose
+// every header comes from the public client. No header or address a
+// remote client controls can make it true. Use it as
 // gateway.Config.TrustForwarded.
 func Relayed(r *http.Request) bool {
 	v, _ := r.Context().Value(relayedKey{}).(bool)

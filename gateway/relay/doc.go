@@ -37,9 +37,12 @@
 // with the bearer token the home's consent ledger issued. The gateway
 // sees the request with the /homes/villa-7 prefix removed, and with
 // X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto and
-// X-Forwarded-Prefix set by the relay (values a public client sent in
-// those headers are dropped), so it can write absolute links that work
-// from outside.
+// X-Forwarded-Prefix set by the relay (a Forwarded or X-Forwarded-*
+// header a public client sent is dropped, in both routing modes), so it
+// can write absolute links that work from outside: relay.Relayed, as the
+// gateway's TrustForwarded, says which requests carry the relay's word.
+// Requests on a passthrough stream are not Relayed: the relay cannot
+// touch their headers.
 //
 // For the mode in which the relay sees nothing, give the Client a TLS
 // certificate for villa-7.HomeDomain (ClientConfig.TLSConfig) and serve

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,7 @@ type echo struct {
 	Method, Path, RawPath, Query, Host, RemoteAddr string
 	Body                                           string
 	Header                                         http.Header
+	Relayed                                        bool
 }
 
 var echoHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,6 +40,7 @@ var echoHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) 
 	json.NewEncoder(w).Encode(echo{
 		Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, Query: r.URL.RawQuery,
 		Host: r.Host, RemoteAddr: r.RemoteAddr, Body: string(b), Header: r.Header,
+		Relayed: relay.Relayed(r),
 	})
 })
 
@@ -134,6 +137,50 @@ func TestForwardedHeaders(t *testing.T) {
 	}
 	if host, _, _ := net.SplitHostPort(e.RemoteAddr); host != "127.0.0.1" {
 		t.Errorf("RemoteAddr = %q, want the public client's address", e.RemoteAddr)
+	}
+}
+
+// TestClientForwardingHeadersDropped: whichever routing mode, the gateway
+// sees no forwarding header of the public client's, only the relay's own,
+// on a request that is Relayed.
+func TestClientForwardingHeadersDropped(t *testing.T) {
+	env := newRelay(t, relay.Config{HomeDomain: "homes.test"})
+	startHome(t, env, "villa", echoHandler)
+	relayHost := strings.TrimPrefix(env.ts.URL, "https://")
+	for _, c := range []struct {
+		mode, url, host, prefix string
+	}{
+		{"path routing", env.url("villa", "/things"), relayHost, "/homes/villa"},
+		{"host routing", env.ts.URL + "/things", "villa.homes.test", ""},
+	} {
+		req, _ := http.NewRequest("GET", c.url, nil)
+		req.Host = c.host
+		req.Header.Set("X-Forwarded-Prefix", "/evil")
+		req.Header.Set("X-Forwarded-Host", "evil.example")
+		req.Header.Set("X-Forwarded-Port", "1")
+		req.Header.Set("X-Forwarded-Server", "evil")
+		req.Header.Set("Forwarded", `host=evil.example;proto=http`)
+		e := getEcho(t, env.guest(t), req)
+		if !e.Relayed {
+			t.Errorf("%s: request not Relayed", c.mode)
+		}
+		want := http.Header{
+			"X-Forwarded-For":   {"127.0.0.1"},
+			"X-Forwarded-Host":  {c.host},
+			"X-Forwarded-Proto": {"https"},
+		}
+		if c.prefix != "" {
+			want.Set("X-Forwarded-Prefix", c.prefix)
+		}
+		got := http.Header{}
+		for k, v := range e.Header {
+			if k == "Forwarded" || strings.HasPrefix(k, "X-Forwarded-") {
+				got[k] = v
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: forwarding headers %v, want %v", c.mode, got, want)
+		}
 	}
 }
 

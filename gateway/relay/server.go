@@ -465,9 +465,11 @@ func (s *Server) reject(w http.ResponseWriter, status int) {
 
 // rewrite turns a public request into the request the gateway sees. The
 // hop-by-hop headers are already gone (httputil.ReverseProxy removes them,
-// keeping a WebSocket upgrade), and so are any X-Forwarded-* headers the
-// public client sent: the relay is the edge and sets its own.
-// Authorization, cookies and the body pass through untouched.
+// keeping a WebSocket upgrade). The relay is the edge: it drops every
+// forwarding header the public client sent (Forwarded and all
+// X-Forwarded-*, not only those ReverseProxy knows) and sets its own, so
+// that a gateway trusting relayed requests (Relayed) trusts the relay's
+// word only. Authorization, cookies and the body pass through untouched.
 func rewrite(pr *httputil.ProxyRequest) {
 	rt := pr.In.Context().Value(routeKey{}).(*route)
 	pr.Out.URL.Scheme = "http"
@@ -475,12 +477,23 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Path = rt.path
 	pr.Out.URL.RawPath = rt.rawPath
 	pr.Out.Host = pr.In.Host
+	dropForwarding(pr.Out.Header)
 	pr.SetXForwarded()
 	if rt.prefix != "" {
 		pr.Out.Header.Set("X-Forwarded-Prefix", rt.prefix)
 	}
 	// The relay's own server answered any Expect: 100-continue already.
 	pr.Out.Header.Del("Expect")
+}
+
+// dropForwarding deletes the forwarding headers of h: Forwarded and every
+// X-Forwarded-* header.
+func dropForwarding(h http.Header) {
+	for k := range h {
+		if lk := strings.ToLower(k); lk == "forwarded" || strings.HasPrefix(lk, "x-forwarded-") {
+			delete(h, k)
+		}
+	}
 }
 
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
