@@ -69,12 +69,12 @@
 // # Strategies
 //
 // [FedAvg] (sample-weighted over the round's cohort; under secure
-// aggregation only when MaxSamples is set explicitly), [FedAvgM], [FedAdam],
-// [FedYogi] and [FedAdagrad] use the updates only through their mean: they
-// implement [MeanStrategy] and can run under secure aggregation and central
-// DP. [Median], [TrimmedMean] and [Krum] (with Multi-Krum) resist a minority
-// of malicious or broken clients but must see every update, so they need
-// ServerConfig.PlaintextUpdates. FedProx is
+// aggregation only when MaxSamples is set explicitly), [FedAvgM],
+// [FedAdam], [FedYogi] and [FedAdagrad] use the updates only through their
+// mean: they implement [MeanStrategy] and can run under secure aggregation
+// and central DP. [Median], [TrimmedMean] and [Krum] (with Multi-Krum)
+// resist a minority of malicious or broken clients but must see every
+// update, so they need ServerConfig.PlaintextUpdates. FedProx is
 // client-side ([TrainConfig].ProxMu). Stateful strategies implement
 // encoding.BinaryMarshaler so that checkpoints keep their state.
 //
@@ -100,14 +100,14 @@
 // default: a server configured with nothing but its parameters runs every
 // round under secure aggregation, so it never sees one household's update;
 // asks its clients to clip to [DefaultClipNorm]; releases no aggregate of
-// fewer than [DefaultMinCohort] clients; rejects updates claiming more
-// than [DefaultMaxSamples] samples; and publishes to clients only the
-// [RoundRecord.Public] part of its history. Central differential privacy is opted into with
-// ServerConfig.Privacy, as its noise trades accuracy for ε and no noise
-// multiplier suits every model. Opting out of secure aggregation takes a
-// deliberate, easily audited ServerConfig.PlaintextUpdates = true:
-// simulations on public data use it for speed, and the robust strategies
-// need it. In detail:
+// fewer than [DefaultMinCohort] clients; rejects updates claiming more than
+// [DefaultMaxSamples] samples; and publishes to clients only the
+// [RoundRecord.Public] part of its history. Central differential privacy is
+// opted into with ServerConfig.Privacy, as its noise trades accuracy for ε
+// and no noise multiplier suits every model. Opting out of secure
+// aggregation takes a deliberate, easily audited
+// ServerConfig.PlaintextUpdates = true: simulations on public data use it
+// for speed, and the robust strategies need it. In detail:
 //
 //   - Consent: a [Client] asks its [Consent] before training, again before
 //     sending the result, and, under secure aggregation, once more before
@@ -140,16 +140,17 @@
 // federated-evaluation loss, accuracy and sample count, which it reports
 // individually and in the clear, outside secure aggregation and DP. A
 // client that does not share metrics declines evaluation requests. The
-// server keeps shared metrics in its own History, but its history
-// endpoint, readable by every client, serves only [RoundRecord.Public]:
-// no training metrics, no federated evaluation, no counts of declining
-// or failing clients. Central DP
-// trusts the server to add the noise; secure aggregation assumes an
-// honest-but-curious server and clients that clip honestly. Serve the
-// network transport over TLS: bearer tokens and CRC checksums do not
-// protect against an eavesdropper or tampering. Tokens ([Token]) redact
-// themselves in logs, and the package logs only to the *slog.Logger its
-// caller supplies.
+// server keeps shared metrics in its own History, but its history endpoint,
+// readable by every client, serves only [RoundRecord.Public]: no training
+// metrics, no federated evaluation, no counts of declining or failing
+// clients. The protections are the server's configuration: a client sends
+// its update in the clear to a server that opted out with
+// PlaintextUpdates. Central DP trusts the server to add the noise; secure
+// aggregation assumes an honest-but-curious server and clients that clip
+// honestly. Serve the network transport over TLS: bearer tokens and CRC
+// checksums do not protect against an eavesdropper or tampering. Tokens
+// ([Token]) redact themselves in logs and in marshalled JSON, XML and
+// text, and the package logs only to the *slog.Logger its caller supplies.
 //
 // # Concurrency
 //
