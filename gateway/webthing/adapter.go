@@ -24,7 +24,10 @@ type Config struct {
 	// own, whose idle connections Close releases. It must not have a
 	// Timeout (event streams are long-lived); the adapter applies Timeout
 	// to each request itself. To authenticate to remotes in other ways
-	// than a bearer Token, give a Client whose Transport adds credentials.
+	// than a bearer Token, give a Client whose Transport adds credentials
+	// (and then check that it adds them for the remote's host only). The
+	// adapter uses a copy whose CheckRedirect first applies Remote.AnyHost
+	// to redirects, then calls the Client's own CheckRedirect, if any.
 	Client *http.Client
 
 	// Dialer opens WebSocket connections to WebThings remotes. Nil means
@@ -76,9 +79,10 @@ type Remote struct {
 	Token Token
 	// AnyHost lets the description send the adapter to other hosts than
 	// URL's: forms with another base (a directory listing the TDs of
-	// other devices), links, action status locations. Off by default, so
-	// that a description cannot turn the gateway against other hosts of
-	// its network (and the Token goes only to URL's host).
+	// other devices), links, action status locations, HTTP redirects. Off
+	// by default, so that a description or a redirect cannot turn the
+	// gateway against other hosts of its network. Either way the Token
+	// never follows a redirect to another host than the request's.
 	AnyHost bool
 }
 
@@ -152,7 +156,11 @@ func New(cfg Config) *Adapter {
 		tr.ResponseHeaderTimeout = cfg.Timeout
 		a.ownClient = tr
 		a.client = &http.Client{Transport: tr}
+	} else {
+		c := *a.client // the caller's client stays as it is
+		a.client = &c
 	}
+	a.client.CheckRedirect = checkRedirect(a.client.CheckRedirect)
 	if a.dialer == nil {
 		a.dialer = &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: cfg.Timeout}
 	}
@@ -169,7 +177,7 @@ func (a *Adapter) Add(ctx context.Context, r Remote) ([]*thing.Description, erro
 		return nil, fmt.Errorf("webthing: remote URL %q is not an absolute http(s) URL", r.URL)
 	}
 	_, body, err := a.do(ctx, request{
-		method: http.MethodGet, url: u, token: r.Token,
+		method: http.MethodGet, url: u, token: r.Token, anyHost: r.AnyHost,
 		accept: "application/td+json, application/json;q=0.9",
 	})
 	if err != nil {

@@ -97,12 +97,58 @@ type request struct {
 	body   any // marshalled as JSON if not nil
 	accept string
 	token  Token
+	// anyHost lets redirects lead to other hosts (Remote.AnyHost).
+	anyHost bool
+}
+
+// anyHostKey marks the context of a request whose redirects may lead to
+// other hosts (Remote.AnyHost).
+type anyHostKey struct{}
+
+// withHostRule records in ctx whether redirects may leave the request's
+// host.
+func withHostRule(ctx context.Context, anyHost bool) context.Context {
+	if !anyHost {
+		return ctx
+	}
+	return context.WithValue(ctx, anyHostKey{}, true)
+}
+
+// maxRedirects is how many redirects one request follows, as net/http's
+// default policy.
+const maxRedirects = 10
+
+// checkRedirect returns the adapter's http.Client.CheckRedirect: a
+// redirect stays on the host of the original request unless its context
+// allows any host (withHostRule), never goes from https to http, and
+// never takes the Authorization header to another host. It then defers to
+// next (the caller's own policy), or stops after maxRedirects.
+func checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		first := via[0].URL
+		if first.Scheme == "https" && req.URL.Scheme != "https" {
+			return fmt.Errorf("webthing: redirect from https to %s: %w", redactURL(req.URL), ErrForeignHost)
+		}
+		if !strings.EqualFold(req.URL.Host, first.Host) {
+			if anyHost, _ := req.Context().Value(anyHostKey{}).(bool); !anyHost {
+				return fmt.Errorf("webthing: redirect to %s: %w", redactURL(req.URL), ErrForeignHost)
+			}
+			req.Header.Del("Authorization")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("webthing: stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
 }
 
 // do performs r within the adapter's timeout and returns the response with
 // its body read (at most maxBody bytes).
 func (a *Adapter) do(ctx context.Context, r request) (*http.Response, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(withHostRule(ctx, r.anyHost), a.cfg.Timeout)
 	defer cancel()
 	var body io.Reader
 	if r.body != nil {

@@ -33,7 +33,7 @@ func (a *Adapter) legacyRead(ctx context.Context, r *remote, name string) (any, 
 	if u == nil {
 		return nil, notFound(r, "property", name)
 	}
-	_, body, err := a.do(ctx, request{method: http.MethodGet, url: u, token: r.token})
+	_, body, err := a.do(ctx, request{method: http.MethodGet, url: u, token: r.token, anyHost: r.anyHost})
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (a *Adapter) legacyWrite(ctx context.Context, r *remote, name string, value
 	if p := r.local.Properties[name]; p != nil && p.ReadOnly {
 		return fmt.Errorf("webthing: property %q of thing %q is read-only: %w", name, r.id, gateway.ErrNotSupported)
 	}
-	_, _, err := a.do(ctx, request{method: http.MethodPut, url: u, body: map[string]any{name: value}, token: r.token})
+	_, _, err := a.do(ctx, request{method: http.MethodPut, url: u, body: map[string]any{name: value}, token: r.token, anyHost: r.anyHost})
 	return err
 }
 
@@ -88,7 +88,7 @@ func (a *Adapter) legacyInvoke(ctx context.Context, r *remote, name string, inpu
 	if input != nil {
 		req["input"] = input
 	}
-	_, body, err := a.do(ctx, request{method: http.MethodPost, url: u, body: map[string]any{name: req}, token: r.token})
+	_, body, err := a.do(ctx, request{method: http.MethodPost, url: u, body: map[string]any{name: req}, token: r.token, anyHost: r.anyHost})
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (a *Adapter) legacyInvoke(ctx context.Context, r *remote, name string, inpu
 		case <-t.C:
 		}
 		wait = min(2*wait, 5*time.Second)
-		_, body, err := a.do(ctx, request{method: http.MethodGet, url: statusURL, token: r.token})
+		_, body, err := a.do(ctx, request{method: http.MethodGet, url: statusURL, token: r.token, anyHost: r.anyHost})
 		if err != nil {
 			if errorsIsContext(err) && ctx.Err() != nil {
 				a.cancelRemoteAction(ctx, r, statusURL)

@@ -411,8 +411,9 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // ErrForeignHost is wrapped by errors for a URL in a remote's description
-// (a form, link or action status location) on another host than the
-// description itself, unless Remote.AnyHost allows it.
+// (a form, link or action status location) or a redirect on another host
+// than the description itself, unless Remote.AnyHost allows it, and for a
+// redirect from https to http.
 var ErrForeignHost = errors.New("webthing: URL on another host than the description")
 
 // check refuses a URL of r on a foreign host.

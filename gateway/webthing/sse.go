@@ -120,7 +120,7 @@ func (a *Adapter) watchSSE(ctx context.Context, r *remote, st stream, sink gatew
 func (a *Adapter) runSSE(ctx context.Context, r *remote, st stream, sink gateway.Sink) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, st.method, st.url.String(), nil)
+	req, err := http.NewRequestWithContext(withHostRule(ctx, r.anyHost), st.method, st.url.String(), nil)
 	if err != nil {
 		return err
 	}

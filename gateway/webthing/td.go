@@ -91,7 +91,7 @@ func (a *Adapter) tdRead(ctx context.Context, r *remote, name string) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	_, body, err := a.do(ctx, request{method: method, url: u, token: r.token})
+	_, body, err := a.do(ctx, request{method: method, url: u, token: r.token, anyHost: r.anyHost})
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (a *Adapter) tdWrite(ctx context.Context, r *remote, name string, value any
 	if body == nil {
 		body = json.RawMessage("null")
 	}
-	_, _, err = a.do(ctx, request{method: method, url: u, body: body, token: r.token})
+	_, _, err = a.do(ctx, request{method: method, url: u, body: body, token: r.token, anyHost: r.anyHost})
 	return err
 }
 
@@ -138,7 +138,7 @@ func (a *Adapter) tdInvoke(ctx context.Context, r *remote, name string, input an
 	if err != nil {
 		return nil, err
 	}
-	resp, body, err := a.do(ctx, request{method: method, url: u, body: input, token: r.token})
+	resp, body, err := a.do(ctx, request{method: method, url: u, body: input, token: r.token, anyHost: r.anyHost})
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func (a *Adapter) pollAction(ctx context.Context, r *remote, name string, status
 		case <-t.C:
 		}
 		wait = min(2*wait, 5*time.Second)
-		_, body, err := a.do(ctx, request{method: http.MethodGet, url: statusURL, token: r.token})
+		_, body, err := a.do(ctx, request{method: http.MethodGet, url: statusURL, token: r.token, anyHost: r.anyHost})
 		if err != nil {
 			if errorsIsContext(err) && ctx.Err() != nil {
 				a.cancelRemoteAction(ctx, r, statusURL)
@@ -256,7 +256,7 @@ func (a *Adapter) pollAction(ctx context.Context, r *remote, name string, status
 
 // cancelRemoteAction asks the remote to cancel an action, best effort.
 func (a *Adapter) cancelRemoteAction(ctx context.Context, r *remote, u *url.URL) {
-	_, _, err := a.do(context.WithoutCancel(ctx), request{method: http.MethodDelete, url: u, token: r.token})
+	_, _, err := a.do(context.WithoutCancel(ctx), request{method: http.MethodDelete, url: u, token: r.token, anyHost: r.anyHost})
 	if err != nil {
 		a.log.Warn("webthing: cancelling a remote action", "thing", r.id, "err", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -506,5 +507,135 @@ func TestForeignHostsRefused(t *testing.T) {
 	}
 	if _, err := a.ReadProperty(ctx, "urn:y", "on"); !errors.Is(err, webthing.ErrForeignHost) {
 		t.Errorf("reading through a foreign base: %v", err)
+	}
+}
+
+// TestRedirectsFollowTheHostRule: a redirect to another host is refused
+// unless Remote.AnyHost allows it, and even then the bearer token does not
+// follow it; a redirect on the same host keeps working, token included.
+func TestRedirectsFollowTheHostRule(t *testing.T) {
+	var mu sync.Mutex
+	var otherHits, otherAuth []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		otherHits = append(otherHits, r.URL.Path)
+		otherAuth = append(otherAuth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/td":
+			w.Write([]byte(`{"id":"urn:elsewhere","title":"Elsewhere","properties":{}}`))
+		default:
+			w.Write([]byte(`{"on":true}`))
+		}
+	}))
+	defer other.Close()
+	var sameAuth string
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/td-elsewhere":
+			http.Redirect(w, r, other.URL+"/td", http.StatusFound)
+		case "/properties/on":
+			http.Redirect(w, r, other.URL+"/properties/on", http.StatusTemporaryRedirect)
+		case "/properties/moved":
+			http.Redirect(w, r, "/properties/here", http.StatusFound)
+		case "/properties/here":
+			mu.Lock()
+			sameAuth = r.Header.Get("Authorization")
+			mu.Unlock()
+			w.Write([]byte(`{"moved":false}`))
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"id":"urn:r","title":"R","properties":{
+				"on":{"type":"boolean","links":[{"rel":"property","href":"/properties/on"}]},
+				"moved":{"type":"boolean","links":[{"rel":"property","href":"/properties/moved"}]}}}`))
+		}
+	}))
+	defer srv.Close()
+	a := newAdapter(t, fastConfig())
+	ctx := t.Context()
+
+	// The description itself redirected elsewhere.
+	if _, err := a.Add(ctx, webthing.Remote{URL: srv.URL + "/td-elsewhere", Token: "secret"}); !errors.Is(err, webthing.ErrForeignHost) {
+		t.Errorf("description redirected to another host: %v, want ErrForeignHost", err)
+	}
+	// A property redirected elsewhere.
+	if _, err := a.Add(ctx, webthing.Remote{URL: srv.URL, ID: "strict", Token: "secret"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ReadProperty(ctx, "strict", "on"); !errors.Is(err, webthing.ErrForeignHost) {
+		t.Errorf("property redirected to another host: %v, want ErrForeignHost", err)
+	}
+	mu.Lock()
+	if len(otherHits) != 0 {
+		t.Errorf("the other host was reached: %v", otherHits)
+	}
+	mu.Unlock()
+	// On the same host, redirects work and keep the token.
+	if v, err := a.ReadProperty(ctx, "strict", "moved"); err != nil || v != false {
+		t.Errorf("same-host redirect: %v, %v", v, err)
+	}
+	mu.Lock()
+	if sameAuth != "Bearer secret" {
+		t.Errorf("same-host redirect carried Authorization %q", sameAuth)
+	}
+	mu.Unlock()
+
+	// AnyHost follows the redirect, without the token.
+	if _, err := a.Add(ctx, webthing.Remote{URL: srv.URL, ID: "lax", Token: "secret", AnyHost: true}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := a.ReadProperty(ctx, "lax", "on"); err != nil || v != true {
+		t.Errorf("AnyHost redirect: %v, %v", v, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(otherHits) != 1 || otherAuth[0] != "" {
+		t.Errorf("other host got %v with Authorization %q, want one request without", otherHits, otherAuth)
+	}
+}
+
+// TestRedirectPolicyOfCallersClient: with a Client of the caller's, the
+// host rule applies first, then the Client's own CheckRedirect; the
+// caller's Client itself is left as it was.
+func TestRedirectPolicyOfCallersClient(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"on":true}`))
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/elsewhere":
+			http.Redirect(w, r, other.URL+"/on", http.StatusFound)
+		case "/here":
+			http.Redirect(w, r, "/on", http.StatusFound)
+		case "/on":
+			w.Write([]byte(`{"on":true}`))
+		default:
+			w.Write([]byte(`{"id":"urn:r","title":"R","properties":{
+				"on":{"type":"boolean","links":[{"rel":"property","href":"/here"}]},
+				"off":{"type":"boolean","links":[{"rel":"property","href":"/elsewhere"}]}}}`))
+		}
+	}))
+	defer srv.Close()
+	errMine := errors.New("my policy")
+	var asked int
+	mine := func(*http.Request, []*http.Request) error { asked++; return errMine }
+	client := &http.Client{CheckRedirect: mine}
+	cfg := fastConfig()
+	cfg.Client = client
+	a := newAdapter(t, cfg)
+	if _, err := a.Add(t.Context(), webthing.Remote{URL: srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ReadProperty(t.Context(), "urn:r", "on"); !errors.Is(err, errMine) || asked != 1 {
+		t.Errorf("same-host redirect: %v (policy asked %d times), want the client's own policy", err, asked)
+	}
+	if _, err := a.ReadProperty(t.Context(), "urn:r", "off"); !errors.Is(err, webthing.ErrForeignHost) || asked != 1 {
+		t.Errorf("foreign redirect: %v (policy asked %d times), want ErrForeignHost first", err, asked)
+	}
+	if reflect.ValueOf(client.CheckRedirect).Pointer() != reflect.ValueOf(mine).Pointer() {
+		t.Error("the caller's Client was modified")
 	}
 }
