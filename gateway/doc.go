@@ -193,7 +193,11 @@
 //     by default IP literals, localhost and .local/.localhost/.home.arpa
 //     names): a request for another host gets 421.
 //   - CORS is off unless Config.CORS names origins; cross-origin WebSockets
-//     are refused unless CORS allows the origin.
+//     are refused unless CORS allows the origin, and so (403) are
+//     cross-origin POST, PUT and DELETE requests a browser sends without a
+//     preflight (told by Sec-Fetch-Site, or Origin against Host), which
+//     could otherwise run actions or write properties from any web page
+//     the user visits.
 //   - RecommendedHTTPServer sets the http.Server timeouts every example
 //     uses; stream writes carry their own deadlines (Config.WriteTimeout).
 //   - Slow-consumer policy: each stream has a bounded send queue

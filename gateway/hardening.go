@@ -167,6 +167,22 @@ func (p *corsPolicy) apply(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
+// sameOrigin reports whether r may go on as far as cross-site request
+// forgery is concerned: a safe method (GET, HEAD, OPTIONS), a request from
+// the Server's own origin or from no browser, or from an origin CORS
+// allows. Browsers send some cross-origin requests without a preflight
+// (a text/plain POST from a form or fetch on another site): those must
+// not change state, whatever the Authorizer would allow (InsecureAllowAll
+// allows everyone). Cross-origin is told by Sec-Fetch-Site, or else by
+// comparing Origin with Host (net/http.CrossOriginProtection).
+func (s *Server) sameOrigin(r *http.Request) bool {
+	if s.csrf.Check(r) == nil {
+		return true
+	}
+	o := r.Header.Get("Origin")
+	return o != "" && s.cors.allows(o)
+}
+
 // checkOrigin decides whether a browser may open a WebSocket: same origin,
 // or an origin CORS allows. Clients that send no Origin are not browsers.
 func (s *Server) checkOrigin(r *http.Request) bool {

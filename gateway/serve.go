@@ -35,6 +35,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cors.apply(w, r) {
 		return
 	}
+	if !s.sameOrigin(r) {
+		writeProblem(w, http.StatusForbidden, "", "cross-origin request refused")
+		return
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	}

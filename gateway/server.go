@@ -57,7 +57,10 @@ type Config struct {
 	AllowedHosts []string
 
 	// CORS configures cross-origin access from browsers. The zero value
-	// sends no CORS headers, so browsers allow same-origin use only.
+	// sends no CORS headers, so browsers allow same-origin use only, and
+	// the Server refuses (403) a state-changing request (POST, PUT,
+	// DELETE) a browser sends from another origin without a preflight.
+	// Origins CORS allows may make them.
 	CORS CORS
 
 	// TrustedProxies lists the peers whose Forwarded / X-Forwarded-Proto /
@@ -199,6 +202,7 @@ type Server struct {
 	insecure bool
 	hosts    hostPolicy
 	cors     corsPolicy
+	csrf     http.CrossOriginProtection // no trusted origins: CORS decides those
 	upgrader websocket.Upgrader
 	wtPath   string // cleaned WebThings mount path ("" for root)
 
