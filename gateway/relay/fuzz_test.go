@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -105,9 +106,13 @@ func FuzzParseHomePath(f *testing.F) {
 	f.Add("/homes/villa/a/b", "/homes/villa/a%2Fb")
 	f.Add("/homes/villa", "")
 	f.Add("/homes//x", "")
+	f.Add("/homes/villa/things", "/homes/villa%2Fthings")
 	f.Fuzz(func(t *testing.T, path, raw string) {
-		rt, ok := parseHomePath(path, raw)
-		if !ok {
+		rt, err := parseHomePath(path, raw)
+		if err != nil {
+			if !errors.Is(err, errNotHome) && !errors.Is(err, errMalformedPath) {
+				t.Fatalf("parseHomePath(%q, %q): unexpected error %v", path, raw, err)
+			}
 			return
 		}
 		if !ValidHome(rt.home) || rt.prefix+rt.path != path {
@@ -115,6 +120,12 @@ func FuzzParseHomePath(f *testing.F) {
 		}
 		if rt.rawPath != "" && rt.prefix+rt.rawPath != raw {
 			t.Fatalf("raw path %q from %q", rt.rawPath, raw)
+		}
+		// What the gateway gets is a path: empty (redirected) or absolute.
+		for _, p := range []string{rt.path, rt.rawPath} {
+			if p != "" && p[0] != '/' {
+				t.Fatalf("parseHomePath(%q, %q) gives the gateway %q", path, raw, p)
+			}
 		}
 	})
 }

@@ -247,19 +247,22 @@ func TestParseHomePath(t *testing.T) {
 	for _, c := range []struct {
 		path, raw      string
 		home, rest, rr string
-		ok             bool
+		err            error
 	}{
-		{"/homes/villa/things", "", "villa", "/things", "", true},
-		{"/homes/villa/", "", "villa", "/", "", true},
-		{"/homes/villa", "", "villa", "", "", true},
-		{"/homes/villa/a/b", "/homes/villa/a%2Fb", "villa", "/a/b", "/a%2Fb", true},
-		{"/homes/", "", "", "", "", false},
-		{"/homes/-x/", "", "", "", "", false},
-		{"/home/villa/", "", "", "", "", false},
+		{"/homes/villa/things", "", "villa", "/things", "", nil},
+		{"/homes/villa/", "", "villa", "/", "", nil},
+		{"/homes/villa", "", "villa", "", "", nil},
+		{"/homes/villa/a/b", "/homes/villa/a%2Fb", "villa", "/a/b", "/a%2Fb", nil},
+		{"/homes/", "", "", "", "", errNotHome},
+		{"/homes/-x/", "", "", "", "", errNotHome},
+		{"/home/villa/", "", "", "", "", errNotHome},
+		{"/homes/villa/things", "/homes/villa%2Fthings", "", "", "", errMalformedPath},
+		{"/homes/villa/", "/homes/villa%2F", "", "", "", errMalformedPath},
+		{"/homes/villa/x", "/homes/vill%61/x", "", "", "", errMalformedPath},
 	} {
-		rt, ok := parseHomePath(c.path, c.raw)
-		if ok != c.ok || ok && (rt.home != c.home || rt.path != c.rest || rt.rawPath != c.rr) {
-			t.Errorf("parseHomePath(%q, %q) = %+v, %v", c.path, c.raw, rt, ok)
+		rt, err := parseHomePath(c.path, c.raw)
+		if !errors.Is(err, c.err) || err == nil && (rt.home != c.home || rt.path != c.rest || rt.rawPath != c.rr) {
+			t.Errorf("parseHomePath(%q, %q) = %+v, %v", c.path, c.raw, rt, err)
 		}
 	}
 }

@@ -218,6 +218,34 @@ func TestRouting(t *testing.T) {
 	}
 }
 
+// TestMalformedHomePathRefused: an escaped slash right after the home
+// name would reach the gateway as a request line without its leading
+// slash; the relay answers 400 instead.
+func TestMalformedHomePathRefused(t *testing.T) {
+	env := newRelay(t, relay.Config{})
+	startHome(t, env, "villa", echoHandler)
+	guest := env.guest(t)
+	for _, p := range []string{"/homes/villa%2Fthings", "/homes/villa%2F", "/homes/vill%61/things"} {
+		before := env.srv.Metrics().StreamsTotal
+		resp, err := guest.Get(env.ts.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: %d, want 400", p, resp.StatusCode)
+		}
+		if n := env.srv.Metrics().StreamsTotal - before; n != 0 {
+			t.Errorf("GET %s: forwarded to the home (%d streams)", p, n)
+		}
+	}
+	// An escaped slash further on is the gateway's business.
+	req, _ := http.NewRequest("GET", env.url("villa", "/things/a%2Fb"), nil)
+	if e := getEcho(t, guest, req); e.RawPath != "/things/a%2Fb" {
+		t.Errorf("escaped slash in the rest: gateway got raw path %q", e.RawPath)
+	}
+}
+
 func TestOfflineAndUnknownHomesLookAlike(t *testing.T) {
 	env := newRelay(t, relay.Config{})
 	_, key, _ := ed25519.GenerateKey(nil)

@@ -325,8 +325,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveGateway(w, r)
 		return
 	}
-	rt, ok := parseHomePath(r.URL.Path, r.URL.RawPath)
-	if !ok {
+	rt, err := parseHomePath(r.URL.Path, r.URL.RawPath)
+	if errors.Is(err, errMalformedPath) {
+		s.reject(w, http.StatusBadRequest)
+		return
+	}
+	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
@@ -339,29 +343,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.forward(w, r, rt)
 }
 
+// Errors of parseHomePath.
+var (
+	errNotHome       = errors.New("relay: not a home path")
+	errMalformedPath = errors.New("relay: malformed home path")
+)
+
 // parseHomePath splits a public path "/homes/{home}/rest" into the home
 // and the path its gateway sees ("/rest"; empty for "/homes/{home}").
-func parseHomePath(path, rawPath string) (*route, bool) {
+// rawPath is the escaped path when it differs from the default escaping
+// of path (url.URL.RawPath). It returns errNotHome for a path outside
+// HomesPath or naming no valid home, and errMalformedPath when the
+// escaped path does not split the same way: the home name escaped, or an
+// escaped slash right after it ("/homes/villa%2Fthings"), which would
+// leave the gateway a path without its leading slash.
+func parseHomePath(path, rawPath string) (*route, error) {
 	rest, ok := strings.CutPrefix(path, HomesPath)
 	if !ok {
-		return nil, false
+		return nil, errNotHome
 	}
-	name, tail, _ := strings.Cut(rest, "/")
+	name, _, _ := strings.Cut(rest, "/")
 	if !ValidHome(name) {
-		return nil, false
+		return nil, errNotHome
 	}
 	rt := &route{home: name, prefix: HomesPath + name}
-	if len(rest) > len(name) {
-		rt.path = "/" + tail
-	}
+	rt.path = path[len(rt.prefix):] // "" or "/…"
 	if rawPath != "" {
 		// Home names need no escaping, so the escaped path has the same
-		// prefix; keep the escaping of the rest.
-		if rawRest, ok := strings.CutPrefix(rawPath, rt.prefix); ok {
-			rt.rawPath = rawRest
+		// prefix, then the same slash; keep the escaping of the rest.
+		rawRest, ok := strings.CutPrefix(rawPath, rt.prefix)
+		if !ok || (rawRest == "") != (rt.path == "") || rawRest != "" && rawRest[0] != '/' {
+			return nil, errMalformedPath
 		}
+		rt.rawPath = rawRest
 	}
-	return rt, true
+	return rt, nil
 }
 
 // hostHome maps a Host header or TLS server name under HomeDomain to the
