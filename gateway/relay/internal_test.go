@@ -185,6 +185,17 @@ func TestReadClientHello(t *testing.T) {
 		t.Errorf("fragmented: %q, %d bytes, %v", name, len(raw), err)
 	}
 
+	// The fuzz target's small hand-built seeds parse as they should.
+	for _, frag := range []int{0, 1, 30} {
+		b := minimalHello("villa.homes.test", frag)
+		if name, raw, err := readClientHello(bytes.NewReader(b)); err != nil || name != "villa.homes.test" || !bytes.Equal(raw, b) {
+			t.Errorf("minimal hello in records of %d: %q, %d bytes, %v", frag, name, len(raw), err)
+		}
+	}
+	if _, _, err := readClientHello(bytes.NewReader(minimalHello("", 0))); !errors.Is(err, errNoSNI) {
+		t.Errorf("minimal hello without SNI: %v, want errNoSNI", err)
+	}
+
 	// An IP address is not sent as a server name.
 	if _, _, err := readClientHello(bytes.NewReader(clientHello(t, ""))); !errors.Is(err, errNoSNI) {
 		t.Errorf("no SNI: %v, want errNoSNI", err)
