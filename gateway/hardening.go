@@ -265,11 +265,32 @@ func (s *Server) originOf(r *http.Request) origin {
 		}
 	}
 	if v := firstValue(r.Header.Get("X-Forwarded-Prefix")); v != "" {
-		if c := path.Clean(v); strings.HasPrefix(c, "/") && !strings.ContainsAny(c, "?#\"<> ") {
+		if c := path.Clean(v); strings.HasPrefix(c, "/") && validEscapedPath(c) {
 			o.prefix = strings.TrimSuffix(c, "/")
 		}
 	}
 	return o
+}
+
+// validEscapedPath reports whether p is made of RFC 3986 path characters
+// (pchar and "/") and well-formed percent escapes only, so that it can go
+// into a URL as it is.
+func validEscapedPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0:
+		case c == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]):
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 func firstValue(v string) string {
