@@ -71,14 +71,16 @@ func isIPv6(h string) bool {
 	return err == nil && a.Is6()
 }
 
-// hostOnly strips the port from a Host header value.
+// hostOnly strips the port, the brackets of an IPv6 literal and the
+// final dot of a name from a Host header value, and lowers its case.
 func hostOnly(hostport string) string {
 	h := hostport
 	if host, _, err := net.SplitHostPort(hostport); err == nil {
 		h = host
+	} else if len(h) >= 2 && h[0] == '[' && h[len(h)-1] == ']' {
+		h = h[1 : len(h)-1]
 	}
-	h = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSuffix(h, "]"), "["), ".")
-	return strings.ToLower(h)
+	return strings.ToLower(strings.TrimSuffix(h, "."))
 }
 
 func (p *hostPolicy) allows(hostport string) bool {
