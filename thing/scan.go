@@ -39,6 +39,11 @@ type syntaxPanic struct{ err *SyntaxError }
 // costs the decoder little.
 type seg int
 
+type boxedString struct {
+	s string
+	v any // s as an interface value
+}
+
 type decoder struct {
 	data    []byte
 	pos     int
@@ -67,6 +72,8 @@ type decoder struct {
 	floatSlab  slab[float64]
 	intSlab    slab[int]
 	anySlab    slab[any]
+	boxed      [8]boxedString // recent strings decoded by value (see boxString)
+	nextBox    int
 	tmpAny     []any // elements of the arrays being decoded by value, stacked
 
 	// mode
@@ -1007,6 +1014,24 @@ func (d *decoder) extensionNamed(m *map[string]json.RawMessage, name string) {
 	(*m)[name] = d.raw()
 }
 
+// boxString returns the string just read (b) as an interface value. The
+// last few are remembered, so that enums repeated across a document
+// ("idle", "running", "error" in every status property) share one boxed
+// copy instead of allocating one each; strings are immutable, so sharing
+// them is invisible.
+func (d *decoder) boxString(b []byte) any {
+	for i := range d.boxed {
+		if v := d.boxed[i]; v.s == string(b) && v.v != nil {
+			return v.v
+		}
+	}
+	s := d.lastStr(b)
+	v := any(s)
+	d.boxed[d.nextBox] = boxedString{s, v}
+	d.nextBox = (d.nextBox + 1) % len(d.boxed)
+	return v
+}
+
 // value decodes any JSON value into the types encoding/json uses for
 // interface values (map[string]any, []any, string, float64, bool, nil).
 func (d *decoder) value() any {
@@ -1047,7 +1072,7 @@ func (d *decoder) value() any {
 		return a
 	case '"':
 		b, _ := d.rawString()
-		return d.lastStr(b)
+		return d.boxString(b)
 	case 't', 'f', 'n':
 		switch d.literal() {
 		case 't':
