@@ -87,13 +87,15 @@ func newDecoder(data []byte) *decoder {
 		data = data[3:]
 	}
 	d := &decoder{data: data, path: make([]seg, 0, 16)}
-	// Block sizes: a few KiB each, chosen to fill a malloc size class
-	// whose spans hold several blocks (7 Properties of 472 bytes fill the
-	// 3456-byte class; 8 would leave 320 bytes of a 4096-byte one, two to
-	// a span).
+	// Block sizes: about 3 KiB each, chosen so that a block plus the
+	// 8-byte header the allocator adds to big pointerful objects fills a
+	// size class whose spans hold several blocks: 7 Properties of 472
+	// bytes and 17 Forms of 200 fill the 3456-byte class, 7 DataSchemas of
+	// 432 the 3072-byte one. (8 DataSchemas, 3464 bytes with the header,
+	// would take a 4096-byte slot, two to a span.)
 	d.propSlab.max = 7
-	d.schemaSlab.max = 8
-	d.formSlab.max = 16
+	d.schemaSlab.max = 7
+	d.formSlab.max = 17
 	// Small values: one block for a typical document (which has about
 	// one string list entry per 130 bytes and one number per 300).
 	d.strSlab.max, d.strSlab.first = 256, len(data)/128
