@@ -83,13 +83,13 @@ func (o *onboarder) unbox(ctx context.Context, name string) (label, error) {
 	o.next++
 	id := fmt.Sprintf("%splug-%d-%04d", virtual.HomeIDPrefix, o.next, disc)
 	o.mu.Unlock()
+	payload, err := onboarding.NewSetupPayload(disc, code)
+	if err != nil {
+		return label{}, err
+	}
 	plug := virtual.NewSmartPlug(id, name, virtual.SmartPlugOptions{Seed: uint64(disc), Load: 40})
-	bx := &box{device: plug, label: label{
-		Thing: id, Name: name,
-		Payload: fmt.Sprintf("HRT1:%04d:%s", disc, strings.ReplaceAll(code.Reveal(), "-", "")),
-		Code:    code.Reveal(),
-	}}
-	code.Zero()
+	bx := &box{device: plug, label: label{Thing: id, Name: name, Payload: payload.Reveal(), Code: code.Reveal()}}
+	code.Zero() // the payload shares it: both are erased
 	dev, err := onboarding.NewDevice(onboarding.DeviceConfig{
 		Radio:         o.air.Peripheral(),
 		WiFi:          simradio.NewStation(o.ap),
