@@ -113,3 +113,36 @@ func TestErrorPathsFromOffsets(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeErrorPaths: every path the decoder reports (rebuilt from input
+// offsets) names a value that is in the document, except for members
+// reported as missing.
+func FuzzDecodeErrorPaths(f *testing.F) {
+	if data, err := os.ReadFile("testdata/typical.json"); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte(`{"x:e": {"a\u0062": [1, {"c": 1, "c": 2}]}, "properties": {"p\u002f": {"type": 5, "forms": [{}, 1]}}}`))
+	f.Add([]byte(`{"actions": {"a": {"input": {"properties": {"q": {"minLength": 1.5, "enum": {}}}}, "safe": "no"}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := newDecoder(data)
+		d.strict = true
+		var td Description
+		if d.run(func() { d.description(&td) }) != nil {
+			return // not JSON: no paths
+		}
+		tr := newDecoder(data)
+		var root *node
+		if tr.run(func() { root = tr.tree() }) != nil {
+			t.Fatal("the tree decoder rejects what the model decoder accepts")
+		}
+		for _, e := range d.errs {
+			ve := e.(*ValidationError)
+			if ve.Msg == "is required" {
+				continue
+			}
+			if root.lookup(ve.Path) == nil {
+				t.Fatalf("error %q: path %q names nothing in\n%s", ve.Msg, ve.Path, data)
+			}
+		}
+	})
+}
