@@ -714,7 +714,11 @@ func TestAddDevice(t *testing.T) {
 	if res.Thing != l.Thing || !slices.Contains(res.Steps, "Complete") {
 		t.Fatalf("add: %+v, want %s completed", res, l.Thing)
 	}
-	// It is in the gateway's directory, for the guest's app.
+	// It is in the gateway's directory, for the guest's app, as soon as
+	// adding it returned.
+	if !slices.ContainsFunc(h.gw.Things(), func(td *thing.Description) bool { return td.ID == l.Thing }) {
+		t.Fatalf("added device %s is not in the gateway's directory", l.Thing)
+	}
 	_, body = guest.get(base + "api/token")
 	tok := decode[struct {
 		AccessToken string `json:"access_token"`

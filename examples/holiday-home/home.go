@@ -230,7 +230,7 @@ func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home,
 	}); err != nil {
 		return nil, err
 	}
-	h.onb = newOnboarder(h.name, h.devices, h.log.With("part", h.name+"/onboarding"))
+	h.onb = newOnboarder(h.name, h.devices, h.gw.Refresh, h.log.With("part", h.name+"/onboarding"))
 	closers = append(closers, h.onb.close)
 
 	if err := h.grantMaintenance(ctx); err != nil {

@@ -31,6 +31,10 @@ type onboarder struct {
 	home    string
 	log     *slog.Logger
 	devices *virtual.Adapter
+	// publish brings the gateway's directory in line with devices. The
+	// adapter announces a new device asynchronously; Register calls
+	// publish so that a device is served when commissioning completes.
+	publish func(context.Context) error
 	air     *simradio.Air
 	ap      simradio.AccessPoint
 
@@ -57,9 +61,9 @@ type label struct {
 	Code    string `json:"code"`    // "2020-2021", as printed for typing
 }
 
-func newOnboarder(home string, devices *virtual.Adapter, log *slog.Logger) *onboarder {
+func newOnboarder(home string, devices *virtual.Adapter, publish func(context.Context) error, log *slog.Logger) *onboarder {
 	return &onboarder{
-		home: home, log: log, devices: devices, air: simradio.New(simradio.Config{}),
+		home: home, log: log, devices: devices, publish: publish, air: simradio.New(simradio.Config{}),
 		ap:    simradio.AccessPoint{SSID: "holiday-" + home, Passphrase: newSecret(12)},
 		boxes: map[string]*box{},
 	}
@@ -148,18 +152,25 @@ func (o *onboarder) add(ctx context.Context, payload string, progress func(onboa
 }
 
 // Register implements onboarding.Registrar: the commissioned device joins
-// the home's virtual adapter, and so the gateway's directory.
-func (o *onboarder) Register(_ context.Context, r *onboarding.Registration) error {
+// the home's virtual adapter and, before Register returns, the gateway's
+// directory, so that commissioning completes only once the device is
+// served.
+func (o *onboarder) Register(ctx context.Context, r *onboarding.Registration) error {
 	o.mu.Lock()
 	bx := o.boxes[r.ID]
 	o.mu.Unlock()
 	if bx == nil {
 		return fmt.Errorf("onboarding: no device %s was switched on here", r.ID)
 	}
-	if _, ok := o.devices.Device(r.ID); ok {
-		return nil // onboarded again after a reset: it is already there
+	if _, ok := o.devices.Device(r.ID); !ok { // else onboarded again after a reset
+		if err := o.devices.Add(bx.device); err != nil {
+			return err
+		}
 	}
-	return o.devices.Add(bx.device)
+	if o.publish == nil {
+		return nil
+	}
+	return o.publish(ctx)
 }
 
 // Unregister implements onboarding.Unregisterer: a device that did not
