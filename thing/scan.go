@@ -1004,8 +1004,7 @@ func (d *decoder) extension(m *map[string]json.RawMessage, k []byte) {
 func (d *decoder) extensionNamed(m *map[string]json.RawMessage, name string) {
 	if *m == nil {
 		*m = make(map[string]json.RawMessage, 2)
-	}
-	if _, dup := (*m)[name]; dup {
+	} else if _, dup := (*m)[name]; dup {
 		d.failDup()
 		d.skip()
 		return
