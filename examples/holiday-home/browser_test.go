@@ -53,6 +53,7 @@ func TestBrowser(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"HH_CHECKIN="+h1.localURL+"checkin?code="+h1.checkin,
 		"HH_RELAY="+h1.enroll.RemoteURL+"checkin?code="+h1.checkin,
+		"HH_ENERGYSAVER="+c.es.base,
 		"HH_DASHBOARD="+c.publicURL+"/owner/login?key="+c.ownerKey,
 		"HH_SHOTS="+shots,
 		"CHROMIUM="+chromium,

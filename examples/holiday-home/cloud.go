@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,10 +85,12 @@ type cloud struct {
 	naive float64 // persistence baseline on the show home, kWh
 	es    *energySaver
 
-	httpLn, httpsLn net.Listener
-	publicURL       string // http://host:port, for browsers on this machine
-	secureURL       string // https://host:port, for gateways and anyone remote
-	hc              *http.Client
+	httpLn, httpsLn, esLn net.Listener
+	domain                string       // homes are home-N.<domain> through the relay
+	ownerHost             string       // the owner's dashboard's host name
+	publicURL             string       // http://ownerHost:port: the owner's dashboard
+	secureURL             string       // https://ip:port, for gateways and FL clients
+	hc                    *http.Client // dials the resort's own names itself
 
 	mu       sync.Mutex
 	forecast []forecastPoint
@@ -124,9 +127,19 @@ func newCloud(ctx context.Context, cfg *config) (*cloud, error) {
 		c.httpLn.Close()
 		return nil, err
 	}
-	c.publicURL = "http://" + urlHost(c.httpLn)
+	if c.esLn, err = listen(cfg.Host, cfg.port(2), c.log); err != nil {
+		c.httpLn.Close()
+		c.httpsLn.Close()
+		return nil, err
+	}
+	c.domain = cfg.domain()
+	c.ownerHost = c.domain
+	if c.domain == defaultDomain {
+		c.ownerHost = "resort." + defaultDomain
+	}
+	c.publicURL = "http://" + net.JoinHostPort(c.ownerHost, port(c.httpLn))
 	c.secureURL = "https://" + urlHost(c.httpsLn)
-	hosts := append([]string{"127.0.0.1", "::1", "localhost"}, cfg.Hostnames...)
+	hosts := append([]string{"127.0.0.1", "::1", "localhost", c.ownerHost, "*." + c.domain}, cfg.Hostnames...)
 	if h := cfg.Host; h != "" && net.ParseIP(h) != nil && !net.ParseIP(h).IsUnspecified() {
 		hosts = append(hosts, h)
 	}
@@ -134,11 +147,21 @@ func newCloud(ctx context.Context, cfg *config) (*cloud, error) {
 		c.closeListeners()
 		return nil, err
 	}
+	// The cloud reaches the homes through its own relay, and EnergySaver
+	// through its own listener: it dials its own names itself, so that
+	// neither needs DNS for them.
+	self, _, _ := net.SplitHostPort(urlHost(c.httpLn))
 	c.hc = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: c.ca.pool()}, MaxIdleConnsPerHost: 16,
+		DialContext: localDialer(func(host string) (string, bool) {
+			if host == c.domain || strings.HasSuffix(host, "."+c.domain) {
+				return self, true
+			}
+			return "", false
+		}),
 	}}
 
-	if c.relay, err = relay.NewServer(relay.Config{Registry: c.reg, Logger: cfg.Log.With("part", "relay")}); err != nil {
+	if c.relay, err = relay.NewServer(relay.Config{Registry: c.reg, HomeDomain: c.domain, Logger: cfg.Log.With("part", "relay")}); err != nil {
 		c.closeListeners()
 		return nil, err
 	}
@@ -154,6 +177,22 @@ func newCloud(ctx context.Context, cfg *config) (*cloud, error) {
 func (c *cloud) closeListeners() {
 	c.httpLn.Close()
 	c.httpsLn.Close()
+	c.esLn.Close()
+}
+
+// homeOfHost returns the home a host name under the domain names, the way
+// the relay routes it (Config.HomeDomain).
+func (c *cloud) homeOfHost(hostport string) (string, bool) {
+	name, ok := strings.CutSuffix(hostOnly(hostport), "."+c.domain)
+	if !ok || !relay.ValidHome(name) || slices.Contains(reservedHomes, name) {
+		return "", false
+	}
+	return name, true
+}
+
+// homeHost is a home's host name through the relay.
+func (c *cloud) homeHost(home string) string {
+	return home + "." + c.domain
 }
 
 // startFL creates the federated-learning server: it starts from a model
@@ -204,34 +243,46 @@ func (c *cloud) startFL(ctx context.Context) error {
 	return nil
 }
 
-// handler returns the cloud's routes. secure reports whether it serves the
-// TLS listener: gateways' relay logins, FL clients and enrollment are
-// accepted only there.
+// handler returns the cloud's routes on its http listener (secure false)
+// or its TLS listener. On both, every host name under the domain is a
+// home, which the relay forwards to its gateway (lifting the server's
+// deadlines for SSE and WebSocket streams), with only that home's cookie.
+// The http listener serves the owner's dashboard on its own host name;
+// the TLS listener serves the gateways' relay logins, the FL clients and
+// enrollment, on any host name (gateways dial its address).
 func (c *cloud) handler(secure bool) http.Handler {
 	mux := http.NewServeMux()
-	static := http.FileServerFS(webAssets("cloud"))
-	mux.Handle("GET /dashboard.css", static)
-	mux.Handle("GET /dashboard.js", static)
-	mux.Handle("GET /icon.svg", static)
-	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFileFS(w, r, webAssets("guest"), "app/icon-192.png")
-	})
-	mux.HandleFunc("GET /{$}", c.serveDashboard)
-	mux.HandleFunc("GET /owner/login", c.serveOwnerLogin)
-	mux.HandleFunc("GET /api/summary", c.owner(c.serveSummary))
-	mux.HandleFunc("GET /api/maintenance", c.owner(c.serveMaintenance))
-	mux.HandleFunc("POST /api/maintenance/{home}/history", c.owner(c.serveOwnerHistory))
-	mux.Handle(esPath, http.StripPrefix(strings.TrimSuffix(esPath, "/"), c.es.handler()))
-	// The relay forwards everything under /homes/ to the homes' gateways
-	// (it lifts the server's deadlines for SSE and WebSocket streams).
-	mux.Handle("/homes/", c.relay)
 	if secure {
 		mux.Handle(relay.ConnectPath, c.relay)
 		mux.Handle("/fl/", http.StripPrefix("/fl", c.flh))
 		mux.HandleFunc("POST /api/enroll", c.serveEnroll)
 		mux.HandleFunc("POST /api/homes/{home}/maintenance", c.serveMaintenanceToken)
+	} else {
+		static := http.FileServerFS(webAssets("cloud"))
+		mux.Handle("GET /dashboard.css", static)
+		mux.Handle("GET /dashboard.js", static)
+		mux.Handle("GET /icon.svg", static)
+		mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+			http.ServeFileFS(w, r, webAssets("guest"), "app/icon-192.png")
+		})
+		mux.HandleFunc("GET /{$}", c.serveDashboard)
+		mux.HandleFunc("GET /owner/login", c.serveOwnerLogin)
+		mux.HandleFunc("GET /api/summary", c.owner(c.serveSummary))
+		mux.HandleFunc("GET /api/maintenance", c.owner(c.serveMaintenance))
+		mux.HandleFunc("POST /api/maintenance/{home}/history", c.owner(c.serveOwnerHistory))
 	}
-	return securityHeaders(mux)
+	var own http.Handler = securityHeaders(mux)
+	if !secure {
+		own = onlyHost(c.ownerHost, own)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if home, ok := c.homeOfHost(r.Host); ok {
+			keepCookies(r, guestCookie(home))
+			c.relay.ServeHTTP(w, r)
+			return
+		}
+		own.ServeHTTP(w, r)
+	})
 }
 
 // run serves the cloud until ctx ends.
@@ -240,10 +291,12 @@ func (c *cloud) run(ctx context.Context) error {
 	httpsSrv := newHTTPServer(c.handler(true), c.log)
 	httpsSrv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{c.cert}, MinVersion: tls.VersionTLS12}
 	tlsLn := tls.NewListener(c.httpsLn, httpsSrv.TLSConfig)
+	esSrv := newHTTPServer(onlyHost(c.es.host, securityHeaders(c.es.handler())), c.log)
 	errc := make(chan error, 4)
 	var wg sync.WaitGroup
 	wg.Go(func() { errc <- serve(ctx, httpSrv, c.httpLn) })
 	wg.Go(func() { errc <- serve(ctx, httpsSrv, tlsLn) })
+	wg.Go(func() { errc <- serve(ctx, esSrv, c.esLn) })
 	wg.Go(func() { c.runRounds(ctx) })
 	wg.Go(func() { c.es.run(ctx) })
 	var err error
@@ -373,6 +426,9 @@ func (c *cloud) serveEnroll(w http.ResponseWriter, r *http.Request) {
 	case !relay.ValidHome(req.Home):
 		problem(w, http.StatusBadRequest, "home: a name of a-z, 0-9 and '-' is required")
 		return
+	case slices.Contains(reservedHomes, req.Home):
+		problem(w, http.StatusBadRequest, "home: that name is one of the resort's own apps")
+		return
 	case len(req.Key) != ed25519.PublicKeySize:
 		problem(w, http.StatusBadRequest, "key: an Ed25519 public key is required")
 		return
@@ -394,7 +450,7 @@ func (c *cloud) serveEnroll(w http.ResponseWriter, r *http.Request) {
 	c.log.Info("home enrolled", "home", req.Home)
 	writeJSON(w, http.StatusOK, enrollResponse{
 		Token: token, CloudURL: c.secureURL, FLURL: c.secureURL + "/fl",
-		RemoteURL: c.publicURL + relay.HomesPath + req.Home + "/", RemoteHTTPS: c.secureURL + relay.HomesPath + req.Home + "/",
+		RemoteURL: c.homeURL(req.Home), RemoteHTTPS: "https://" + net.JoinHostPort(c.homeHost(req.Home), port(c.httpsLn)) + "/",
 		Apps: []appInfo{c.es.info()},
 	})
 }
@@ -460,10 +516,9 @@ func (c *cloud) maintenanceTokens(home string) (*tokenSource, error) {
 	return ts, nil
 }
 
-// homeURL is a home's base URL through the relay, as the cloud itself
-// reaches it.
+// homeURL is a home's base URL through the relay: its own origin.
 func (c *cloud) homeURL(home string) string {
-	return c.publicURL + relay.HomesPath + home + "/"
+	return "http://" + net.JoinHostPort(c.homeHost(home), port(c.httpLn)) + "/"
 }
 
 // loadOrCreateSecret reads a secret from path, creating it if needed.

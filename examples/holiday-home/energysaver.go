@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hearth-wot/hearth/consent"
-	"github.com/hearth-wot/hearth/gateway/relay"
 )
 
 // energySaver is the scripted third-party app of the story: a web service
@@ -24,9 +24,12 @@ import (
 // energy meter for the purpose "energy-insights", then reads the meter and
 // streams its readings through the resort's relay, until the guest
 // withdraws their consent. It holds only what the guest's token gives it.
+// It has an origin of its own (its own host name and port), so its pages
+// can neither read the homes' pages nor pass their same-origin checks.
 type energySaver struct {
 	c        *cloud
 	log      *slog.Logger
+	host     string // its host name: energysaver.<domain>
 	base     string // its public URL, ending in "/"
 	browsers *sessions[string]
 	stream   *http.Client // no overall timeout: SSE streams last
@@ -41,8 +44,8 @@ type energySaver struct {
 	notes   map[string]string     // by browser: the last outcome to show
 }
 
-// esPath is where EnergySaver is mounted on the cloud's server.
-const esPath = "/apps/energysaver/"
+// esPath is EnergySaver's page, at the root of its own origin.
+const esPath = "/"
 
 type esPending struct {
 	browser, home, verifier string
@@ -51,8 +54,9 @@ type esPending struct {
 
 func newEnergySaver(c *cloud) *energySaver {
 	ctx, cancel := context.WithCancel(context.Background())
+	host := "energysaver." + c.domain
 	return &energySaver{
-		c: c, log: c.cfg.Log.With("part", "energysaver"), base: c.publicURL + esPath,
+		c: c, log: c.cfg.Log.With("part", "energysaver"), host: host, base: "http://" + net.JoinHostPort(host, port(c.esLn)) + "/",
 		browsers: newSessions[string]("es_browser", 30*24*time.Hour),
 		stream:   &http.Client{Transport: c.hc.Transport},
 		ctx:      ctx, cancel: cancel,
@@ -117,7 +121,7 @@ func (e *energySaver) serveConnect(w http.ResponseWriter, r *http.Request) {
 	var homeBase string
 	switch q.Get("via") {
 	case "relay":
-		homeBase = e.c.publicURL + relay.HomesPath + home + "/"
+		homeBase = e.c.homeURL(home)
 	case "local", "":
 		homeBase = rec.LocalURL
 	default:

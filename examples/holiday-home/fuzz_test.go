@@ -16,8 +16,8 @@ func FuzzSafeNext(f *testing.F) {
 		f.Add(s)
 	}
 	bases := []*url.URL{
-		{Scheme: "http", Host: "127.0.0.1:8481", Path: "/"},
-		{Scheme: "http", Host: "127.0.0.1:8470", Path: "/homes/home-1/"},
+		{Scheme: "http", Host: "home-1.localhost:8481", Path: "/"},
+		{Scheme: "http", Host: "home-1.localhost:8470", Path: "/"},
 	}
 	f.Fuzz(func(t *testing.T, next string) {
 		got := safeNext(next)

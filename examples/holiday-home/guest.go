@@ -27,21 +27,12 @@ type guestSession struct {
 	tokens  *consent.Tokens
 }
 
-// baseKey is the context key of the path prefix under which the home is
-// reached: "/" locally, "/homes/home-1/" through the relay.
-type baseKey struct{}
+// guestCookie is the name of a home's session cookie.
+func guestCookie(home string) string { return "hh_" + home }
 
-func basePath(r *http.Request) string {
-	if b, ok := r.Context().Value(baseKey{}).(string); ok {
-		return b
-	}
-	return "/"
-}
-
-// handler returns the home's routes. Requests that came through the relay
-// (relay.Relayed) arrive with X-Forwarded-Prefix set by the relay (never by
-// the public client: the relay drops those), which tells the pages their
-// base path.
+// handler returns the home's routes, the same on the home's network and
+// through the relay: there the home has an origin of its own
+// (home-N.<domain>), so its pages are at the root either way.
 func (h *home) handler() http.Handler {
 	mux := http.NewServeMux()
 	app := http.FileServerFS(webAssets("guest"))
@@ -69,23 +60,29 @@ func (h *home) handler() http.Handler {
 	for _, p := range []string{"/things", "/things/", "/.well-known/wot", "/webthings", "/webthings/"} {
 		mux.Handle(p, h.gw)
 	}
-	var hd http.Handler = securityHeaders(mux)
+	hd := securityHeaders(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		base := "/"
-		r = r.WithContext(context.WithValue(r.Context(), baseKey{}, base))
-		if relay.Relayed(r) {
-			if p := r.Header.Get("X-Forwarded-Prefix"); strings.HasPrefix(p, "/") {
-				base = strings.TrimSuffix(p, "/") + "/"
-			}
-			r = r.WithContext(context.WithValue(r.Context(), baseKey{}, base))
+		// Only the home's own names, against DNS rebinding; and only its
+		// own cookie, whatever else a browser sends for an address that
+		// other apps share.
+		if !h.hosts.allows(r.Host) {
+			problem(w, http.StatusMisdirectedRequest, "this home does not answer for that host name")
+			return
 		}
+		keepCookies(r, h.guests.cookie)
 		hd.ServeHTTP(w, r)
 	})
 }
 
-// guest wraps a handler for checked-in guests.
+// guest wraps a handler for checked-in guests, called by the guest app's
+// own pages: a request a browser marks as coming from another origin is
+// refused, even if it carries the session cookie.
 func (h *home) guest(fn func(http.ResponseWriter, *http.Request, *guestSession)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if !sameOriginRequest(r) {
+			problem(w, http.StatusForbidden, "cross-origin request refused")
+			return
+		}
 		g, err := h.guests.get(r)
 		if err != nil || g.subject != h.stay.subject() {
 			problem(w, http.StatusUnauthorized, "check in first")
@@ -114,7 +111,7 @@ func (a guestAuth) Challenge(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		next += "?" + r.URL.RawQuery
 	}
-	http.Redirect(w, r, basePath(r)+"checkin?next="+url.QueryEscape(next), http.StatusSeeOther)
+	http.Redirect(w, r, "/checkin?next="+url.QueryEscape(next), http.StatusSeeOther)
 }
 
 func (h *home) serveApp(w http.ResponseWriter, r *http.Request) {
@@ -199,8 +196,8 @@ func (h *home) serveCheckin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.stay.update(func(s *stayRecord) { s.CheckIns++ })
-	h.guests.start(w, r, basePath(r), g)
-	http.Redirect(w, r, basePath(r)+next, http.StatusSeeOther)
+	h.guests.start(w, r, "/", g)
+	http.Redirect(w, r, "/"+next, http.StatusSeeOther)
 }
 
 // newGuestSession returns a session for the current guest with tokens of
@@ -239,7 +236,7 @@ func (h *home) serveLogout(w http.ResponseWriter, r *http.Request) {
 		}
 		g.mu.Unlock()
 	}
-	h.guests.end(w, r, basePath(r))
+	h.guests.end(w, r, "/")
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -258,7 +255,7 @@ func (h *home) serveToken(w http.ResponseWriter, r *http.Request, g *guestSessio
 		if err != nil {
 			g.tokens = nil
 			if errors.Is(err, access.ErrInvalidToken) {
-				h.guests.end(w, r, basePath(r))
+				h.guests.end(w, r, "/")
 				problem(w, http.StatusUnauthorized, "the guest app's access was withdrawn; check in again")
 				return
 			}
@@ -297,7 +294,7 @@ type appView struct {
 func (h *home) serveSession(w http.ResponseWriter, r *http.Request, g *guestSession) {
 	st := h.stay.get()
 	info := sessionInfo{
-		Home: h.name, Title: h.title, Since: st.Since, Remote: basePath(r) != "/",
+		Home: h.name, Title: h.title, Since: st.Since, Remote: relay.Relayed(r),
 		LocalURL: h.localURL, RemoteURL: h.enroll.RemoteURL,
 		Forecast: h.forecastGrant(), Clients: map[string]string{}, Purposes: h.ledger.Purposes(),
 		Maintenance: maintenanceScopes, Pending: h.onb.pending(),

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"html"
@@ -93,8 +94,15 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	return &browser{t: t, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: testTransport}}
 }
+
+// testTransport resolves names under .localhost to the loopback
+// interface, as browsers do; testClient uses it, without cookies.
+var (
+	testTransport = &http.Transport{DialContext: localDialer(nil)}
+	testClient    = &http.Client{Timeout: 30 * time.Second, Transport: testTransport}
+)
 
 func (b *browser) do(method, u, contentType string, body io.Reader, token string) (*http.Response, []byte) {
 	b.t.Helper()
@@ -139,7 +147,7 @@ func bearer(t *testing.T, u, token string) int {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}
@@ -237,7 +245,7 @@ func TestStory(t *testing.T) {
 		if tc.prefix != "" {
 			req.Header.Set("X-Forwarded-Prefix", tc.prefix)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +269,7 @@ func TestStory(t *testing.T) {
 		"request": {formValue(t, page, "request")}, "csrf": {formValue(t, page, "csrf")},
 		"decision": {"approve"}, "scope": {"0"},
 	})
-	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != esPath {
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != c.es.base {
 		t.Fatalf("approving: %s at %s, want EnergySaver's page", resp.Status, resp.Request.URL)
 	}
 	conns := c.es.connections("home-1")
@@ -269,8 +277,8 @@ func TestStory(t *testing.T) {
 		t.Fatalf("EnergySaver has %d connections to home 1, want 1", len(conns))
 	}
 	app := conns[0]
-	if !strings.Contains(app.base, "/homes/home-1/") {
-		t.Fatalf("EnergySaver reaches the home at %s, want through the relay", app.base)
+	if app.base != h1.enroll.RemoteURL {
+		t.Fatalf("EnergySaver reaches the home at %s, want through the relay (%s)", app.base, h1.enroll.RemoteURL)
 	}
 
 	t.Log("the third-party app reads and streams the meter")
@@ -520,7 +528,7 @@ func historyValues(t *testing.T, u, token string) []historyValue {
 	t.Helper()
 	req, _ := http.NewRequest("GET", u, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +552,7 @@ func TestDenyConsent(t *testing.T) {
 	resp, _ := guest.postForm(h1.enroll.RemoteURL+"consent/authorize", url.Values{
 		"request": {formValue(t, page, "request")}, "csrf": {formValue(t, page, "csrf")}, "decision": {"deny"},
 	})
-	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != esPath {
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != c.es.base {
 		t.Fatalf("denying: %s at %s", resp.Status, resp.Request.URL)
 	}
 	if n := len(c.es.connections("home-1")); n != 0 {
@@ -728,5 +736,138 @@ func TestAddDevice(t *testing.T) {
 	}
 	if st := h.stay.get(); !slices.Contains(st.Devices, l.Thing) {
 		t.Fatalf("the stay does not record the added device: %+v", st)
+	}
+}
+
+// TestAppsHaveTheirOwnOrigins: the owner's dashboard, EnergySaver and
+// every home (on the home's network and through the relay) are separate
+// browser origins with host names of their own, so a page of one app
+// cannot use another's session: EnergySaver's pages can neither obtain
+// the guest app's token nor approve their own consent request.
+func TestAppsHaveTheirOwnOrigins(t *testing.T) {
+	rs := startResort(t, config{Homes: 2})
+	c, h1, h2 := rs.cloud, rs.homes[0], rs.homes[1]
+	guest := newBrowser(t)
+	guest.checkIn(h1.localURL, h1.checkin)
+	guest.checkIn(h1.enroll.RemoteURL, h1.checkin)
+	if code, _ := guest.get(c.publicURL + "/owner/login?key=" + c.ownerKey); code != http.StatusOK {
+		t.Fatalf("owner login: %d", code)
+	}
+	if code, _ := guest.get(c.es.base); code != http.StatusOK {
+		t.Fatalf("EnergySaver's page: %d", code)
+	}
+
+	// A browser keeps cookies per host name: each app has its own, and
+	// each sees only its own cookie.
+	apps := []struct {
+		app, url, cookie string
+	}{
+		{"owner", c.publicURL + "/", "hh_owner"},
+		{"energysaver", c.es.base, "es_browser"},
+		{"home-1", h1.localURL, guestCookie("home-1")},
+		{"home-1", h1.enroll.RemoteURL, guestCookie("home-1")},
+		{"home-2", h2.localURL, ""},
+		{"home-2", h2.enroll.RemoteURL, ""},
+	}
+	hosts := map[string]string{}
+	for _, a := range apps {
+		u, _ := url.Parse(a.url)
+		if other, ok := hosts[u.Hostname()]; ok && other != a.app {
+			t.Errorf("%s and %s share the host name %s", a.app, other, u.Hostname())
+		}
+		hosts[u.Hostname()] = a.app
+		var names []string
+		for _, ck := range guest.hc.Jar.Cookies(u) {
+			names = append(names, ck.Name)
+		}
+		if want := []string{a.cookie}; a.cookie == "" && len(names) != 0 || a.cookie != "" && !slices.Equal(names, want) {
+			t.Errorf("cookies the browser sends to %s (%s): %v, want only %q", a.url, a.app, names, a.cookie)
+		}
+	}
+
+	// Through the relay's TLS port too, under the home's own name, with a
+	// certificate from the resort's CA.
+	tlsClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: localDialer(nil), TLSClientConfig: &tls.Config{RootCAs: c.ca.pool()},
+	}}
+	if resp, err := tlsClient.Get(h1.enroll.RemoteHTTPS + "things"); err != nil {
+		t.Errorf("the home over https through the relay: %v", err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the home's gateway over https through the relay without a token: %s, want 401", resp.Status)
+	}
+
+	// No path of EnergySaver's or the owner's origin leads to a home.
+	for _, origin := range []string{strings.TrimSuffix(c.es.base, "/"), c.publicURL} {
+		for _, p := range []string{"/homes/home-1/api/token", "/homes/home-1/consent/api/grants", "/home-1/api/token"} {
+			code, body := guest.get(origin + p)
+			if code == http.StatusOK || bytes.Contains(body, []byte("access_token")) {
+				t.Errorf("GET %s%s from the guest's browser: %d %s", origin, p, code, body)
+			}
+		}
+	}
+
+	// A page of EnergySaver's origin calling the home: the browser marks
+	// the request cross-site, and the home refuses it, even with the
+	// guest's cookie; nor would the browser let the page read an answer
+	// without CORS headers.
+	esOrigin := strings.TrimSuffix(c.es.base, "/")
+	fromES := func(method, u string, form url.Values) *http.Response {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, u, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		req.Header.Set("Origin", esOrigin)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Sec-Fetch-Mode", "cors")
+		resp, err := guest.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, base := range []string{h1.localURL, h1.enroll.RemoteURL} {
+		resp := fromES("GET", base+"api/token", nil)
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("EnergySaver's page fetching %sapi/token: %s (CORS %q), want 403 without CORS", base, resp.Status, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+	// Even given the consent page's hidden fields (which it cannot read
+	// across origins), EnergySaver's page cannot approve its own request.
+	code, page := guest.get(c.es.base + "connect?home=home-1&via=relay")
+	if code != http.StatusOK || !bytes.Contains(page, []byte(`value="approve"`)) {
+		t.Fatalf("EnergySaver's connect did not lead to the consent page: %d", code)
+	}
+	guest.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	defer func() { guest.hc.CheckRedirect = nil }()
+	resp := fromES("POST", h1.enroll.RemoteURL+"consent/authorize", url.Values{
+		"request": {formValue(t, page, "request")}, "csrf": {formValue(t, page, "csrf")},
+		"decision": {"approve"}, "scope": {"0"},
+	})
+	if resp.StatusCode/100 == 3 || resp.StatusCode == http.StatusOK {
+		t.Errorf("EnergySaver's page approving its own consent: %s (Location %q)", resp.Status, resp.Header.Get("Location"))
+	}
+	if gs := h1.ledger.Grants(consent.GrantFilter{Holder: energySaverID}); len(gs) != 0 {
+		t.Errorf("EnergySaver's page got itself a grant: %+v", gs)
+	}
+}
+
+// TestKeepCookies: a home and the relay pass on only the home's cookie.
+func TestKeepCookies(t *testing.T) {
+	r, _ := http.NewRequest("GET", "http://home-1.localhost/", nil)
+	r.Header.Add("Cookie", "hh_owner=o; hh_home-1=a")
+	r.Header.Add("Cookie", "es_browser=e; hh_home-2=b")
+	keepCookies(r, "hh_home-1")
+	if got := r.Header.Values("Cookie"); !slices.Equal(got, []string{"hh_home-1=a"}) {
+		t.Errorf("cookies kept: %q", got)
+	}
+	keepCookies(r, "hh_home-3")
+	if got := r.Header.Values("Cookie"); len(got) != 0 {
+		t.Errorf("cookies kept: %q, want none", got)
 	}
 }

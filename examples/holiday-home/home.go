@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,7 +110,8 @@ type home struct {
 	log   *slog.Logger
 
 	ln       net.Listener
-	localURL string
+	localURL string    // the gateway on the home's network: its own origin
+	hosts    homeHosts // the host names every route answers
 	enroll   *enrollResponse
 	cloudTLS *tls.Config
 	hc       *http.Client
@@ -146,7 +148,7 @@ func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home,
 		checkTries: attempts{max: 10, window: time.Minute},
 	}
 	h.log = cfg.Log.With("part", h.name)
-	h.guests = newSessions[*guestSession]("hh_"+h.name, 7*24*time.Hour)
+	h.guests = newSessions[*guestSession](guestCookie(h.name), 7*24*time.Hour)
 	var closers []func()
 	defer func() {
 		if err != nil {
@@ -162,7 +164,14 @@ func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home,
 		return nil, err
 	}
 	closers = append(closers, func() { h.ln.Close() })
-	h.localURL = "http://" + urlHost(h.ln) + "/"
+	// On this machine the home has a name of its own under .localhost (an
+	// origin of its own, and cookies of its own); bound to a network
+	// address, it is reached by that address.
+	localHost := urlHost(h.ln)
+	if ip := net.ParseIP(cfg.Host); ip == nil || ip.IsLoopback() || ip.IsUnspecified() {
+		localHost = net.JoinHostPort(h.name+".localhost", port(h.ln))
+	}
+	h.localURL = "http://" + localHost + "/"
 	if h.key, err = loadOrCreateKey(filepath.Join(h.dir, "gateway.key")); err != nil {
 		return nil, err
 	}
@@ -196,23 +205,25 @@ func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home,
 	if err := h.devices.Add(devs...); err != nil {
 		return nil, err
 	}
-	allowed := []string(nil)
-	if u, err := url.Parse(opt.cloudURL); err == nil && net.ParseIP(u.Hostname()) == nil && u.Hostname() != "localhost" {
-		// Requests through the relay carry the resort's host name.
-		allowed = []string{"localhost", "*.localhost", "*.local", "*.home.arpa", u.Hostname()}
-		for _, hn := range cfg.Hostnames {
-			allowed = append(allowed, hn)
-		}
+	// The home answers its own names only: its local name and its name
+	// through the relay, which the relay passes on as the Host.
+	h.hosts.names = []string{hostOnly(localHost)}
+	if u, err := url.Parse(h.enroll.RemoteURL); err == nil && u.Hostname() != "" {
+		h.hosts.names = append(h.hosts.names, strings.ToLower(u.Hostname()))
 	}
 	issuer := h.ledger.Issuer()
 	h.gw, err = gateway.New(gateway.Config{
-		Authorizer:   h.ledger,
-		Logger:       h.log.With("part", h.name+"/gateway"),
-		Security:     gateway.Security{AuthorizationURL: issuer + "/authorize", TokenURL: issuer + "/token", BearerFormat: "jwt", BearerAlg: "EdDSA"},
-		WebThings:    gateway.WebThings{Layout: gateway.WebThingsMulti, Path: "/webthings"},
-		Directory:    gateway.Directory{ID: "urn:hearth:" + h.name, Title: h.title},
-		History:      h.history,
-		AllowedHosts: allowed,
+		Authorizer: h.ledger,
+		Logger:     h.log.With("part", h.name+"/gateway"),
+		Security:   gateway.Security{AuthorizationURL: issuer + "/authorize", TokenURL: issuer + "/token", BearerFormat: "jwt", BearerAlg: "EdDSA"},
+		WebThings:  gateway.WebThings{Layout: gateway.WebThingsMulti, Path: "/webthings"},
+		Directory:  gateway.Directory{ID: "urn:hearth:" + h.name, Title: h.title},
+		History:    h.history,
+		// The home's handler checks every route's Host (h.hosts), the
+		// gateway's included, before the gateway sees the request: its
+		// policy (IP literals among them) is not a list AllowedHosts can
+		// express.
+		AllowedHosts: []string{"*"},
 		// Honour the relay's X-Forwarded-* headers on requests that came
 		// through the home's own tunnel, so TDs fetched through the relay
 		// point back through it; nothing a client sends can fake this.

@@ -20,12 +20,12 @@
 //	-homes N            number of homes (default 5)
 //	-data DIR           ledgers, keys and the model (default: a folder in the user cache directory), reused across runs
 //	-addr HOST          address to listen on (default 127.0.0.1)
-//	-port P             first port: the cloud uses P and P+1, home N uses P+10+N (0: free ports)
+//	-port P             first port: the cloud uses P and P+1, EnergySaver P+2, home N P+10+N (0: free ports)
 //	-cloud-only         run only the resort's cloud
 //	-home N -cloud URL  run only home N, joining the cloud at URL (its https address)
 //	-cloud-ca FILE      the resort's CA certificate, for -home (default: the one in -data)
 //	-enroll-secret S    the resort's enrollment secret, for -home (default: the one in -data)
-//	-hostname NAMES     extra host names for the cloud's TLS certificate
+//	-hostname NAMES     the cloud's host names; the first is the domain of the apps' host names (default localhost)
 //	-round-every D      time between federated rounds (default 15s)
 //	-dp-noise Z         central differential-privacy noise multiplier (default 1; 0: off)
 //	-epsilon E          privacy budget: no round may take ε beyond it (default 50; 0: no limit)
@@ -65,7 +65,7 @@ type config struct {
 	Homes        int
 	DataDir      string
 	Host         string   // address to bind
-	Hostnames    []string // extra names for the cloud's certificate
+	Hostnames    []string // the cloud's host names; the first is the apps' domain
 	Port         int      // first port; 0 means free ports everywhere
 	CloudOnly    bool
 	Home         int    // with CloudURL: run only this home
@@ -85,7 +85,8 @@ type config struct {
 	ready func(*resort)
 }
 
-// port returns the port for slot i (0 and 1: the cloud; 10+N: home N).
+// port returns the port for slot i (0 and 1: the cloud; 2: EnergySaver;
+// 10+N: home N).
 func (c *config) port(i int) int {
 	if c.Port == 0 {
 		return 0
@@ -111,8 +112,8 @@ func main() {
 	flag.IntVar(&cfg.Homes, "homes", 5, "number of holiday homes")
 	flag.StringVar(&cfg.DataDir, "data", defaultData, "data directory (ledgers, keys, model), reused across runs")
 	flag.StringVar(&cfg.Host, "addr", "127.0.0.1", "address to listen on")
-	flag.StringVar(&hostnames, "hostname", "", "comma-separated extra host names of the cloud (for its TLS certificate)")
-	flag.IntVar(&cfg.Port, "port", 8470, "first port: the cloud uses it and the next, home N uses port+10+N; 0 picks free ports")
+	flag.StringVar(&hostnames, "hostname", "", "comma-separated host names of the cloud; the first is the domain of the apps' host names (default localhost)")
+	flag.IntVar(&cfg.Port, "port", 8470, "first port: the cloud uses it and the next, EnergySaver the one after, home N port+10+N; 0 picks free ports")
 	flag.BoolVar(&cfg.CloudOnly, "cloud-only", false, "run only the resort's cloud")
 	flag.IntVar(&cfg.Home, "home", 0, "run only this home (with -cloud)")
 	flag.StringVar(&cfg.CloudURL, "cloud", "", "the cloud's https URL, for -home")
@@ -142,8 +143,24 @@ func main() {
 	}
 }
 
+// domain returns the domain of the apps' host names: the first -hostname,
+// or localhost. The owner's dashboard is at the domain itself
+// (resort.localhost by default), EnergySaver at energysaver.<domain>, and
+// home N at home-N.<domain>.
+func (c *config) domain() string {
+	if len(c.Hostnames) > 0 {
+		return strings.ToLower(strings.TrimSuffix(c.Hostnames[0], "."))
+	}
+	return defaultDomain
+}
+
 func (c *config) validate() error {
 	var errs []error
+	for i, h := range c.Hostnames {
+		if h == "" || strings.ContainsAny(h, "/:*@ ") || (i == 0 && isIPLiteral(h)) {
+			errs = append(errs, fmt.Errorf("-hostname %q: host names without port; the first must be a DNS name (the apps' domain)", h))
+		}
+	}
 	if c.Homes < 1 || c.Homes > 200 {
 		errs = append(errs, errors.New("-homes must be 1 to 200"))
 	}
@@ -308,7 +325,7 @@ func printWelcome(cfg config, rs *resort) {
 	if c := rs.cloud; c != nil {
 		fmt.Fprintf(w, "Resort cloud\n")
 		fmt.Fprintf(w, "  owner dashboard       %s/owner/login?key=%s\n", c.publicURL, c.ownerKey)
-		fmt.Fprintf(w, "  EnergySaver (an app)  %s/apps/energysaver/\n", c.publicURL)
+		fmt.Fprintf(w, "  EnergySaver (an app)  %s\n", c.es.base)
 		fmt.Fprintf(w, "  relay and FL (TLS)    %s  (CA: %s)\n", c.secureURL, filepath.Join(c.dir, "ca.pem"))
 		if cfg.CloudOnly {
 			fmt.Fprintf(w, "  enrollment secret     %s\n", c.enrollSecret)
@@ -329,11 +346,15 @@ func printWelcome(cfg config, rs *resort) {
 		fmt.Fprintf(w, "  %-20s %scheckin?code=%s\n", guest, h.localURL, h.checkin)
 		fmt.Fprintf(w, "  %-20s %scheckin?code=%s\n", "away from home", h.enroll.RemoteURL, h.checkin)
 	}
+	fmt.Fprintln(w)
+	if cfg.domain() == defaultDomain {
+		fmt.Fprintf(w, "Every app has a host name of its own under .localhost (Chrome, Edge and Firefox resolve them to this machine).\n")
+	}
 	switch {
 	case cfg.Home == 0 && cfg.Homes > 1 && len(rs.homes) > 0:
-		fmt.Fprintf(w, "\nThe guests of homes 2-%d agreed to the resort's energy forecast at check-in; home 1's guest decides in the app.\n", cfg.Homes)
+		fmt.Fprintf(w, "The guests of homes 2-%d agreed to the resort's energy forecast at check-in; home 1's guest decides in the app.\n", cfg.Homes)
 	case cfg.Home > 1:
-		fmt.Fprintf(w, "\nThis home's guest agreed to the resort's energy forecast at check-in.\n")
+		fmt.Fprintf(w, "This home's guest agreed to the resort's energy forecast at check-in.\n")
 	}
 	if rs.cloud != nil {
 		fmt.Fprintf(w, "Federated rounds every %s. ", cfg.RoundEvery)

@@ -66,6 +66,11 @@ func urlHost(l net.Listener) string {
 	return net.JoinHostPort(ip.String(), strconv.Itoa(ap.Port))
 }
 
+// port returns the port a listener is bound to.
+func port(l net.Listener) string {
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
 // newHTTPServer returns an http.Server with the timeouts a public server
 // should have. Streams (SSE, WebSocket) manage their own deadlines through
 // http.ResponseController, as the gateway and relay do.

@@ -5,15 +5,17 @@
 //
 //   HH_CHECKIN      the guest app's check-in link for home 1 (on this machine)
 //   HH_RELAY        the same link through the resort's relay
+//   HH_ENERGYSAVER  EnergySaver's page
 //   HH_DASHBOARD    the owner's dashboard login link
 //   HH_SHOTS        where to save screenshots
 //   CHROMIUM        the browser, /usr/bin/chromium by default
 //
 // It checks in, toggles a light and reads it back through the gateway's
 // API, approves EnergySaver on the home's consent page, withdraws that
-// consent in the consent centre and watches EnergySaver lose access, then
-// reloads offline and sees the stale view, and finally uses the app
-// through the relay.
+// consent in the consent centre and watches EnergySaver lose access, checks
+// that EnergySaver's page can reach neither the guest's token nor the
+// consent page (every app has its own origin), then reloads offline and
+// sees the stale view, and finally uses the app through the relay.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +28,7 @@ const env = (k, d) => {
 };
 const checkin = env('HH_CHECKIN');
 const relayCheckin = env('HH_RELAY');
+const energySaver = env('HH_ENERGYSAVER');
 const dashboard = env('HH_DASHBOARD');
 const shots = env('HH_SHOTS');
 const executablePath = env('CHROMIUM', '/usr/bin/chromium');
@@ -116,7 +119,7 @@ try {
   check(page.url().includes('/consent/authorize'), `expected the consent page, got ${page.url()}`);
   await shot('06-consent-page.png');
   await page.click('button[value=approve]');
-  await page.waitForURL(/\/apps\/energysaver\/$/);
+  await page.waitForURL(energySaver);
   await page.waitForSelector('.conn[data-status=connected] .big');
   await page.waitForFunction(() => /\d/.test(document.querySelector('.conn[data-status=connected] [data-power]').textContent));
   // The meter's energy count streams in over SSE through the relay.
@@ -136,6 +139,27 @@ try {
   await page.goto(esURL);
   await page.waitForSelector('.conn[data-status=withdrawn]', { timeout: 10000 });
   await shot('09-energysaver-withdrawn.png');
+
+  log('EnergySaver\'s page cannot use the guest\'s session at the home');
+  await page.goto(esURL);
+  const attempts = await page.evaluate(async (homes) => {
+    const out = [];
+    for (const u of homes) {
+      for (const p of ['api/token', 'consent/api/grants']) {
+        try {
+          const r = await fetch(new URL(p, u).href, { credentials: 'include' });
+          out.push(`${u}${p}: read ${r.status}`);
+        } catch (e) { /* refused by the browser: nothing to read */ }
+      }
+    }
+    // Nor does any path of its own origin lead to a home.
+    for (const p of ['/homes/home-1/api/token', '/home-1/api/token']) {
+      const r = await fetch(p, { credentials: 'include' });
+      if (r.ok) out.push(`${p}: ${r.status}`);
+    }
+    return out;
+  }, [new URL('./', checkin).href, new URL('./', relayCheckin).href]);
+  check(attempts.length === 0, 'EnergySaver\'s page read the home: ' + attempts.join('; '));
 
   log('reload offline: the last known states, marked stale');
   const app = new URL('./', checkin).href;

@@ -4,9 +4,10 @@
 // and fetches a short-lived bearer token from api/token for the gateway's
 // API (W3C WoT: things, properties, actions) and its live updates
 // (WebThings WebSocket, token in ?jwt=). Every URL is relative, so the same
-// app works at home and through the resort's relay (/homes/<home>/).
-// The last known states are kept in localStorage and shown, marked stale,
-// when the home cannot be reached.
+// app works at home and through the resort's relay, where the home has an
+// origin of its own (home-N.localhost on the relay's port). The last known
+// states are kept in localStorage (the home's origin only) and shown,
+// marked stale, when the home cannot be reached.
 'use strict';
 
 (() => {
