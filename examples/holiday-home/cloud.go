@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -45,13 +44,6 @@ type appInfo struct {
 	Description  string   `json:"description"`
 }
 
-// enrollRequest is what a home sends to join the resort.
-type enrollRequest struct {
-	Home     string `json:"home"`
-	Key      []byte `json:"key"`       // the gateway's Ed25519 public key
-	LocalURL string `json:"local_url"` // the gateway on the home network
-}
-
 // enrollResponse is what the resort answers.
 type enrollResponse struct {
 	Token       string    `json:"token"`        // the home's bearer token for FL and the cloud API
@@ -72,6 +64,7 @@ type cloud struct {
 	cert tls.Certificate
 
 	enrollSecret string
+	challenges   challenges
 	ownerKey     string
 	owners       *sessions[string]
 	ownerTries   attempts
@@ -255,6 +248,7 @@ func (c *cloud) handler(secure bool) http.Handler {
 	if secure {
 		mux.Handle(relay.ConnectPath, c.relay)
 		mux.Handle("/fl/", http.StripPrefix("/fl", c.flh))
+		mux.HandleFunc("POST /api/enroll/challenge", c.serveEnrollChallenge)
 		mux.HandleFunc("POST /api/enroll", c.serveEnroll)
 		mux.HandleFunc("POST /api/homes/{home}/maintenance", c.serveMaintenanceToken)
 	} else {
@@ -406,53 +400,6 @@ func (c *cloud) updateForecast(ctx context.Context) {
 	c.mu.Lock()
 	c.forecast = pts
 	c.mu.Unlock()
-}
-
-// serveEnroll admits a home to the resort: it registers the gateway's
-// public key with the relay and gives the home its token. The enrollment
-// secret is the resort's provisioning credential (printed by -cloud-only).
-func (c *cloud) serveEnroll(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || !equalSecret(tok, c.enrollSecret) {
-		problem(w, http.StatusUnauthorized, "the enrollment secret is missing or wrong")
-		return
-	}
-	var req enrollRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	u, err := url.Parse(req.LocalURL)
-	switch {
-	case !relay.ValidHome(req.Home):
-		problem(w, http.StatusBadRequest, "home: a name of a-z, 0-9 and '-' is required")
-		return
-	case slices.Contains(reservedHomes, req.Home):
-		problem(w, http.StatusBadRequest, "home: that name is one of the resort's own apps")
-		return
-	case len(req.Key) != ed25519.PublicKeySize:
-		problem(w, http.StatusBadRequest, "key: an Ed25519 public key is required")
-		return
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		problem(w, http.StatusBadRequest, "local_url: an http(s) URL is required")
-		return
-	}
-	token := newSecret(32)
-	if err := c.reg.enroll(req.Home, &homeRecord{Key: ed25519.PublicKey(req.Key), TokenHash: hashSecret(token), LocalURL: req.LocalURL}); err != nil {
-		c.log.Error("enroll", "err", err)
-		problem(w, http.StatusServiceUnavailable, "could not record the home")
-		return
-	}
-	// A re-enrolled home may have a new key: drop its old link.
-	c.relay.Disconnect(req.Home)
-	c.mu.Lock()
-	delete(c.maint, req.Home)
-	c.mu.Unlock()
-	c.log.Info("home enrolled", "home", req.Home)
-	writeJSON(w, http.StatusOK, enrollResponse{
-		Token: token, CloudURL: c.secureURL, FLURL: c.secureURL + "/fl",
-		RemoteURL: c.homeURL(req.Home), RemoteHTTPS: "https://" + net.JoinHostPort(c.homeHost(req.Home), port(c.httpsLn)) + "/",
-		Apps: []appInfo{c.es.info()},
-	})
 }
 
 // homeAuth returns the home whose token r carries, which must be the home
@@ -760,15 +707,6 @@ type httpError struct {
 
 func (e *httpError) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Detail)
-}
-
-// enrollHome enrolls a home with the cloud over HTTPS.
-func enrollHome(ctx context.Context, hc *http.Client, cloudURL, secret string, req enrollRequest) (*enrollResponse, error) {
-	var res enrollResponse
-	if err := postJSON(ctx, hc, strings.TrimSuffix(cloudURL, "/")+"/api/enroll", secret, req, &res); err != nil {
-		return nil, fmt.Errorf("enrolling with the resort at %s: %w", cloudURL, err)
-	}
-	return &res, nil
 }
 
 // postJSON POSTs v as JSON with a bearer token and decodes the answer into

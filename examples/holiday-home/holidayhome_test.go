@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -661,8 +662,36 @@ func TestSeparateProcesses(t *testing.T) {
 		t.Error("home 2's simulated guest did not opt in")
 	}
 
+	// An impostor with the enrollment secret and a fresh data directory
+	// (so another gateway key) cannot take over home 2's name: it is
+	// refused, and home 2 keeps its link, its key and its guests.
+	keyBefore, _ := c.reg.get("home-2")
+	secret, err := os.ReadFile(filepath.Join(dir, "cloud", "enroll-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostorCtx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err = run(impostorCtx, config{
+		Home: 2, Homes: 1, CloudURL: c.secureURL, DataDir: t.TempDir(), Host: "127.0.0.1", RoundEvery: time.Hour,
+		CloudCA: filepath.Join(dir, "cloud", "ca.pem"), EnrollSecret: strings.TrimSpace(string(secret)),
+	})
+	var conflict *httpError
+	if !errors.As(err, &conflict) || conflict.Status != http.StatusConflict {
+		t.Fatalf("an impostor enrolling as home-2: %v, want 409", err)
+	}
+	if rec, _ := c.reg.get("home-2"); !rec.Key.Equal(keyBefore.Key) || rec.TokenHash != keyBefore.TokenHash {
+		t.Fatal("the impostor changed home 2's key or token")
+	}
+	if !c.relay.Connected("home-2") {
+		t.Fatal("home 2 lost its relay link to the impostor's attempt")
+	}
+	if code, body := b.get(h.enroll.RemoteURL + "api/session"); code != http.StatusOK {
+		t.Fatalf("home 2's guest through the relay after the impostor's attempt: %d %s", code, body)
+	}
+
 	// A home with the wrong enrollment secret is refused, and says so.
-	err := run(t.Context(), config{Home: 3, Homes: 1, CloudURL: c.secureURL, DataDir: dir, EnrollSecret: "wrong", Host: "127.0.0.1", RoundEvery: time.Hour})
+	err = run(t.Context(), config{Home: 3, Homes: 1, CloudURL: c.secureURL, DataDir: dir, EnrollSecret: "wrong", Host: "127.0.0.1", RoundEvery: time.Hour})
 	var he *httpError
 	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized {
 		t.Fatalf("enrolling with a wrong secret: %v, want 401", err)
@@ -869,5 +898,81 @@ func TestKeepCookies(t *testing.T) {
 	keepCookies(r, "hh_home-3")
 	if got := r.Header.Values("Cookie"); len(got) != 0 {
 		t.Errorf("cookies kept: %q, want none", got)
+	}
+}
+
+// TestEnrollmentProof: enrolling needs the secret and a signature, with
+// the gateway's key, of a fresh single-use challenge; a name stays bound
+// to the first key that enrolled it.
+func TestEnrollmentProof(t *testing.T) {
+	rs := startResort(t, config{CloudOnly: true, Homes: 1})
+	c := rs.cloud
+	ctx := t.Context()
+	_, key, _ := ed25519.GenerateKey(nil)
+	_, other, _ := ed25519.GenerateKey(nil)
+	const local = "http://home-7.localhost:8487/"
+	challenge := func() []byte {
+		var ch struct{ Nonce []byte }
+		if err := postJSON(ctx, c.hc, c.secureURL+"/api/enroll/challenge", c.enrollSecret, struct{}{}, &ch); err != nil {
+			t.Fatal(err)
+		}
+		return ch.Nonce
+	}
+	enroll := func(req enrollRequest) int {
+		t.Helper()
+		err := postJSON(ctx, c.hc, c.secureURL+"/api/enroll", c.enrollSecret, req, nil)
+		var he *httpError
+		switch {
+		case err == nil:
+			return http.StatusOK
+		case errors.As(err, &he):
+			return he.Status
+		}
+		t.Fatal(err)
+		return 0
+	}
+	signed := func(k ed25519.PrivateKey, nonce []byte) enrollRequest {
+		pub := k.Public().(ed25519.PublicKey)
+		return enrollRequest{Home: "home-7", Key: pub, LocalURL: local, Nonce: nonce,
+			Sig: ed25519.Sign(k, enrollTranscript("home-7", pub, local, nonce))}
+	}
+
+	// No challenge, or a signature by another key: refused.
+	if code := enroll(signed(key, []byte("made-up"))); code != http.StatusBadRequest {
+		t.Errorf("enrolling with a made-up nonce: %d, want 400", code)
+	}
+	forged := signed(other, challenge())
+	forged.Key = key.Public().(ed25519.PublicKey)
+	if code := enroll(forged); code != http.StatusUnauthorized {
+		t.Errorf("enrolling with another key's signature: %d, want 401", code)
+	}
+	if _, ok := c.reg.get("home-7"); ok {
+		t.Fatal("a refused enrollment recorded the home")
+	}
+	// The first enrollment binds the name to the key.
+	first := signed(key, challenge())
+	if code := enroll(first); code != http.StatusOK {
+		t.Fatalf("first enrollment: %d", code)
+	}
+	// Its request cannot be replayed.
+	if code := enroll(first); code != http.StatusBadRequest {
+		t.Errorf("replaying an enrollment: %d, want 400", code)
+	}
+	// The same key enrolls again (a restart); another key cannot.
+	if code := enroll(signed(key, challenge())); code != http.StatusOK {
+		t.Errorf("re-enrolling with the same key: %d", code)
+	}
+	if code := enroll(signed(other, challenge())); code != http.StatusConflict {
+		t.Errorf("enrolling home-7 with another key: %d, want 409", code)
+	}
+	if rec, _ := c.reg.get("home-7"); !rec.Key.Equal(key.Public()) {
+		t.Error("home-7's key changed")
+	}
+	// The resort's own apps' names are not for homes.
+	reserved := signed(key, challenge())
+	reserved.Home = "energysaver"
+	reserved.Sig = ed25519.Sign(key, enrollTranscript(reserved.Home, reserved.Key, local, reserved.Nonce))
+	if code := enroll(reserved); code != http.StatusBadRequest {
+		t.Errorf("enrolling as energysaver: %d, want 400", code)
 	}
 }

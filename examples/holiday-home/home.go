@@ -180,9 +180,7 @@ func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home,
 
 	// Join the resort: register the gateway's key with the relay, get the
 	// home's token and the resort's app catalogue.
-	if h.enroll, err = enrollHome(ctx, h.hc, opt.cloudURL, opt.secret, enrollRequest{
-		Home: h.name, Key: h.key.Public().(ed25519.PublicKey), LocalURL: h.localURL,
-	}); err != nil {
+	if h.enroll, err = enrollHome(ctx, h.hc, opt.cloudURL, opt.secret, h.name, h.localURL, h.key); err != nil {
 		return nil, err
 	}
 

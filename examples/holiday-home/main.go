@@ -36,6 +36,8 @@
 // (it prints the enrollment secret and where its CA certificate is), copy
 // ca.pem to each home machine and start each home with
 // -home N -cloud https://resort:8471 -cloud-ca ca.pem -enroll-secret S.
+// A home's first enrollment binds its name to its gateway's own key (kept
+// in its data directory); no other key can enroll under that name later.
 //
 // Everything binds 127.0.0.1 by default. The guest app authenticates the
 // guest with the check-in code printed at start (as on a key card); the

@@ -63,10 +63,15 @@ func (r *registry) saveLocked() error {
 	return writeFileAtomic(r.path, b, 0o600)
 }
 
-// enroll records a home, replacing what was known about it.
+// enroll records a home. The first enrollment of a name binds it to
+// rec.Key; a later one must carry the same key (errNameTaken otherwise)
+// and replaces the token and the local URL.
 func (r *registry) enroll(home string, rec *homeRecord) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if old := r.homes[home]; old != nil && !old.Key.Equal(rec.Key) {
+		return errNameTaken
+	}
 	r.homes[home] = rec
 	return r.saveLocked()
 }
