@@ -67,7 +67,7 @@ type cloud struct {
 	challenges   challenges
 	ownerKey     string
 	owners       *sessions[string]
-	ownerTries   attempts
+	ownerTries   guessLimiter
 
 	reg   *registry
 	relay *relay.Server
@@ -94,8 +94,8 @@ type cloud struct {
 func newCloud(ctx context.Context, cfg *config) (*cloud, error) {
 	c := &cloud{
 		cfg: cfg, log: cfg.Log.With("part", "cloud"), dir: filepath.Join(cfg.DataDir, "cloud"),
-		owners: newSessions[string]("hh_owner", 12*time.Hour), ownerTries: attempts{max: 10, window: time.Minute},
-		show: newShowHome(), maint: map[string]*tokenSource{},
+		owners: newSessions[string]("hh_owner", 12*time.Hour),
+		show:   newShowHome(), maint: map[string]*tokenSource{},
 	}
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return nil, err
@@ -497,15 +497,18 @@ func (c *cloud) owner(h http.HandlerFunc) http.HandlerFunc {
 
 // serveOwnerLogin signs the owner in with the key printed at start.
 func (c *cloud) serveOwnerLogin(w http.ResponseWriter, r *http.Request) {
-	if !c.ownerTries.allow() {
-		problem(w, http.StatusTooManyRequests, "too many attempts; wait a minute")
+	src := clientSource(r)
+	if wait, ok := c.ownerTries.allow(src); !ok {
+		retryAfter(w, wait)
+		problem(w, http.StatusTooManyRequests, "too many wrong keys; wait a moment")
 		return
 	}
 	if !equalSecret(r.URL.Query().Get("key"), c.ownerKey) {
-		c.ownerTries.fail()
+		c.ownerTries.fail(src)
 		problem(w, http.StatusUnauthorized, "wrong owner key")
 		return
 	}
+	c.ownerTries.succeed(src)
 	c.owners.start(w, r, "/", "owner")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

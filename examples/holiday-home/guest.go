@@ -180,15 +180,18 @@ func (h *home) serveCheckin(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		checkinPage.Execute(w, checkinData{Title: h.title, Next: next, Error: msg})
 	}
-	if !h.checkTries.allow() {
-		fail(http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")
+	src := clientSource(r)
+	if wait, ok := h.checkTries.allow(src); !ok {
+		retryAfter(w, wait)
+		fail(http.StatusTooManyRequests, "Too many wrong codes. Wait a moment and try again.")
 		return
 	}
 	if !equalSecret(code, strings.ReplaceAll(h.checkin, "-", "")) {
-		h.checkTries.fail()
+		h.checkTries.fail(src)
 		fail(http.StatusUnauthorized, "That code is not right. Check your key card.")
 		return
 	}
+	h.checkTries.succeed(src)
 	g, err := h.newGuestSession(r.Context())
 	if err != nil {
 		h.log.Error("check-in", "err", err)

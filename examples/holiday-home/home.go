@@ -129,8 +129,8 @@ type home struct {
 
 	stay       *stayStore
 	guests     *sessions[*guestSession]
-	checkin    string // this run's check-in code
-	checkTries attempts
+	checkin    string       // this run's check-in code
+	checkTries guessLimiter // wrong check-in codes, per client
 }
 
 // homeOptions are what a home needs from the resort to start.
@@ -143,9 +143,8 @@ type homeOptions struct {
 func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home, err error) {
 	h := &home{
 		cfg: cfg, n: n, name: fmt.Sprintf("home-%d", n), title: fmt.Sprintf("Holiday home %d", n),
-		dir:        filepath.Join(cfg.DataDir, fmt.Sprintf("home-%d", n)),
-		checkin:    newCode(),
-		checkTries: attempts{max: 10, window: time.Minute},
+		dir:     filepath.Join(cfg.DataDir, fmt.Sprintf("home-%d", n)),
+		checkin: newCode(),
 	}
 	h.log = cfg.Log.With("part", h.name)
 	h.guests = newSessions[*guestSession](guestCookie(h.name), 7*24*time.Hour)

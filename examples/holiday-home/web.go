@@ -222,31 +222,6 @@ func forwardedHTTPS(r *http.Request) bool {
 	return r.Header.Get("X-Forwarded-Proto") == "https"
 }
 
-// attempts limits guesses of a secret: after max failures within window,
-// further attempts are refused until the window passes.
-type attempts struct {
-	max    int
-	window time.Duration
-	mu     sync.Mutex
-	fails  []time.Time
-}
-
-func (a *attempts) allow() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	cut := time.Now().Add(-a.window)
-	for len(a.fails) > 0 && a.fails[0].Before(cut) {
-		a.fails = a.fails[1:]
-	}
-	return len(a.fails) < a.max
-}
-
-func (a *attempts) fail() {
-	a.mu.Lock()
-	a.fails = append(a.fails, time.Now())
-	a.mu.Unlock()
-}
-
 // securityHeaders sets the headers every page of the example sends: a
 // strict Content-Security-Policy (no inline script, no third-party origin),
 // no framing, no MIME sniffing, no referrer sent to other sites.
