@@ -10,6 +10,7 @@ import (
 	"html"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -974,5 +975,42 @@ func TestEnrollmentProof(t *testing.T) {
 	reserved.Sig = ed25519.Sign(key, enrollTranscript(reserved.Home, reserved.Key, local, reserved.Nonce))
 	if code := enroll(reserved); code != http.StatusBadRequest {
 		t.Errorf("enrolling as energysaver: %d, want 400", code)
+	}
+}
+
+// TestHomeHostNames: every route of a home, the guest app's and the
+// consent pages as well as the gateway's, answers only the home's own
+// names and IP addresses, against DNS rebinding.
+func TestHomeHostNames(t *testing.T) {
+	rs := startResort(t, config{Homes: 2})
+	h1 := rs.homes[0]
+	u, _ := url.Parse(h1.localURL)
+	_, port, _ := net.SplitHostPort(u.Host)
+	paths := []string{"", "checkin", "app/app.js", "api/session", "api/token", "consent/api/grants", "consent/authorize?client_id=energysaver", "things", ".well-known/wot"}
+	for _, host := range []string{"evil.example", "localhost", "home-2.localhost", "resort.localhost"} {
+		for _, p := range paths {
+			req, _ := http.NewRequest("GET", h1.localURL+p, nil)
+			req.Host = net.JoinHostPort(host, port)
+			resp, err := testClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMisdirectedRequest {
+				t.Errorf("GET /%s for Host %s: %s, want 421", p, host, resp.Status)
+			}
+		}
+	}
+	for _, host := range []string{u.Host, "127.0.0.1:" + port} {
+		req, _ := http.NewRequest("GET", h1.localURL+"checkin", nil)
+		req.Host = host
+		resp, err := testClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("the check-in page for Host %s: %s, want 200", host, resp.Status)
+		}
 	}
 }
