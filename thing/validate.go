@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -1032,21 +1033,25 @@ func jsonEqual(a, b any) bool {
 
 // languageTag is the BCP 47 well-formedness grammar (RFC 5646 section
 // 2.1: langtag, privateuse, grandfathered), the same one the TD 1.1
-// schema applies to hreflang.
-var languageTag = regexp.MustCompile(`^(?:` +
-	// langtag: language ["-" script] ["-" region] *("-" variant) *("-" extension) ["-" privateuse]
-	`(?:(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}(?:-[A-Za-z]{3}){0,2})?|[A-Za-z]{4}|[A-Za-z]{5,8})` +
-	`(?:-[A-Za-z]{4})?` +
-	`(?:-(?:[A-Za-z]{2}|[0-9]{3}))?` +
-	`(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*` +
-	`(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*` +
-	`(?:-x(?:-[A-Za-z0-9]{1,8})+)?)` +
-	// privateuse
-	`|x(?:-[A-Za-z0-9]{1,8})+` +
-	// grandfathered (irregular, then regular)
-	`|en-GB-oed|i-ami|i-bnn|i-default|i-enochian|i-hak|i-klingon|i-lux|i-mingo|i-navajo|i-pwn|i-tao|i-tay|i-tsu|sgn-BE-FR|sgn-BE-NL|sgn-CH-DE` +
-	`|art-lojban|cel-gaulish|no-bok|no-nyn|zh-guoyu|zh-hakka|zh-min|zh-min-nan|zh-xiang` +
-	`)$`)
+// schema applies to hreflang. It is compiled on first use: most tags take
+// IsLanguageTag's fast path, and a program that never needs the grammar
+// does not carry it in its heap.
+var languageTag = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:` +
+		// langtag: language ["-" script] ["-" region] *("-" variant) *("-" extension) ["-" privateuse]
+		`(?:(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}(?:-[A-Za-z]{3}){0,2})?|[A-Za-z]{4}|[A-Za-z]{5,8})` +
+		`(?:-[A-Za-z]{4})?` +
+		`(?:-(?:[A-Za-z]{2}|[0-9]{3}))?` +
+		`(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*` +
+		`(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*` +
+		`(?:-x(?:-[A-Za-z0-9]{1,8})+)?)` +
+		// privateuse
+		`|x(?:-[A-Za-z0-9]{1,8})+` +
+		// grandfathered (irregular, then regular)
+		`|en-GB-oed|i-ami|i-bnn|i-default|i-enochian|i-hak|i-klingon|i-lux|i-mingo|i-navajo|i-pwn|i-tao|i-tay|i-tsu|sgn-BE-FR|sgn-BE-NL|sgn-CH-DE` +
+		`|art-lojban|cel-gaulish|no-bok|no-nyn|zh-guoyu|zh-hakka|zh-min|zh-min-nan|zh-xiang` +
+		`)$`)
+})
 
 // IsLanguageTag reports whether s is a well-formed BCP 47 language tag
 // (RFC 5646), as keys of "titles" and "descriptions" and "hreflang"
@@ -1062,7 +1067,7 @@ func IsLanguageTag(s string) bool {
 			return true
 		}
 	}
-	return languageTag.MatchString(s)
+	return languageTag().MatchString(s)
 }
 
 func isAlpha(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }
