@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hearth-wot/hearth/consent"
+	"github.com/hearth-wot/hearth/gateway/virtual"
 	"github.com/hearth-wot/hearth/thing"
 )
 
@@ -457,6 +458,19 @@ func TestStory(t *testing.T) {
 		t.Errorf("export's stay record: %+v, %v", stay, err)
 	}
 
+	// The guest starts the washing machine: the gateway keeps the request,
+	// with its input, for the guest alone.
+	washerActions := base + "things/" + url.PathEscape(washerID) + "/actions"
+	program := virtual.DefaultPrograms[len(virtual.DefaultPrograms)-1].Name
+	resp, _ = guest.do("POST", washerActions+"/start", "application/json", strings.NewReader(`{"program":"`+program+`"}`), appToken)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("starting the washing machine: %s", resp.Status)
+	}
+	washLocation := resp.Header.Get("Location")
+	if reqs := actionRequests(t, washerActions, appToken); len(reqs) != 1 || washLocation == "" || !strings.HasSuffix(washLocation, actionHref(t, reqs[0])) {
+		t.Fatalf("the guest's washing-machine requests: %s, want the one at %q", reqs, washLocation)
+	}
+
 	// Before erasure the guest's pseudonym is on the home's disk (the
 	// ledger and the durable history), so the check after it can fail.
 	if !dirMentions(t, h1.dir, subject) {
@@ -500,6 +514,65 @@ func TestStory(t *testing.T) {
 	if h1.stay.subject() == subject {
 		t.Error("the next check-in reuses the erased pseudonym")
 	}
+	// The erased guest's washing-machine request is gone from the
+	// gateway: the new guest does not see it, and nor would anyone
+	// granted access under the erased pseudonym again.
+	_, body = newGuest.get(base + "api/token")
+	newToken := decode[struct {
+		AccessToken string `json:"access_token"`
+	}](t, body).AccessToken
+	if reqs := actionRequests(t, washerActions, newToken); len(reqs) != 0 {
+		t.Errorf("the new guest sees washing-machine requests: %s", reqs)
+	}
+	again, err := h1.ledger.Grant(ctx, consent.GrantRequest{
+		Subject: subject, Holder: guestAppID, Purpose: purposeStay,
+		Scopes: []consent.Scope{{Thing: consent.AllThings, Ops: consent.ReadWriteOps()}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	againTok, err := h1.ledger.IssueTokens(ctx, again.ID, consent.TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reqs := actionRequests(t, washerActions, string(againTok.AccessToken)); len(reqs) != 0 {
+		t.Errorf("the erased guest's washing-machine requests outlived the erasure: %s", reqs)
+	}
+	if code := bearer(t, washLocation, string(againTok.AccessToken)); code != http.StatusNotFound {
+		t.Errorf("the erased guest's washing-machine request at %s: %d, want 404", washLocation, code)
+	}
+}
+
+// actionHref returns the href of an action status.
+func actionHref(t *testing.T, status json.RawMessage) string {
+	t.Helper()
+	var st struct{ Href string }
+	if err := json.Unmarshal(status, &st); err != nil || st.Href == "" {
+		t.Fatalf("action status without href: %s", status)
+	}
+	return st.Href
+}
+
+// actionRequests lists the action requests of a thing's "start" action
+// that the token's caller sees (queryallactions).
+func actionRequests(t *testing.T, actionsURL, token string) []json.RawMessage {
+	t.Helper()
+	req, _ := http.NewRequest("GET", actionsURL, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := testClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("queryallactions: %s %s", resp.Status, b)
+	}
+	var all map[string][]json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
+		t.Fatal(err)
+	}
+	return all["start"]
 }
 
 // dirMentions reports whether any file under dir contains s (and logs which).

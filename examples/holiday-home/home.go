@@ -230,6 +230,10 @@ func newHome(ctx context.Context, cfg *config, n int, opt homeOptions) (_ *home,
 		return nil, err
 	}
 	closers = append(closers, func() { h.gw.Close() })
+	// Erasure also forgets the guest's action requests (a washing
+	// programme's input, when it ran) and the gateway's lists of past
+	// events, which may tell of the stay.
+	h.ledger.RegisterEraser("gateway", h.gw)
 	if err := h.gw.AddAdapter(ctx, h.devices); err != nil {
 		return nil, err
 	}
