@@ -190,8 +190,10 @@ func (c *cloud) homeHost(home string) string {
 
 // startFL creates the federated-learning server: it starts from a model
 // pretrained on public synthetic data (or resumes its checkpoint), samples
-// every connected home each round, releases only aggregates of at least
-// three homes, and adds Gaussian noise for central differential privacy.
+// every connected home each round, runs secure aggregation (fedlearn's
+// default: the server learns only the sum of the homes' clipped updates,
+// never one home's), releases only aggregates of at least three homes, and
+// adds Gaussian noise to the sum for central differential privacy.
 func (c *cloud) startFL(ctx context.Context) error {
 	eval, err := c.show.evalSet()
 	if err != nil {
@@ -539,6 +541,7 @@ type summary struct {
 		Delta       float64 `json:"delta"`
 		Budget      float64 `json:"budget"`
 		Noise       float64 `json:"noise"`
+		SecureAgg   bool    `json:"secure_aggregation"` // the server sees only the sum of the updates
 		MinCohort   int     `json:"min_cohort"`
 		Stopped     string  `json:"stopped,omitempty"`
 		RoundsEvery string  `json:"rounds_every"`
@@ -574,6 +577,7 @@ func (c *cloud) summary() summary {
 	s.FL.Naive = c.naive
 	s.FL.Budget = c.cfg.Epsilon
 	s.FL.Noise = c.cfg.DPNoise
+	s.FL.SecureAgg = true // fedlearn's default, which startFL keeps; the last round says so below
 	s.FL.MinCohort = fedlearn.DefaultMinCohort
 	s.FL.RoundsEvery = c.cfg.RoundEvery.String()
 	s.FL.MAE = math.NaN()
@@ -588,6 +592,7 @@ func (c *cloud) summary() summary {
 		}
 		if i == len(hist)-1 {
 			s.FL.TookPart, s.FL.Declined, s.FL.Sampled = r.Accepted, r.Declined, r.Sampled
+			s.FL.SecureAgg = r.SecureAggregation
 		}
 		if math.IsNaN(s.FL.MAE) && row.MAE != nil {
 			s.FL.MAE = *row.MAE

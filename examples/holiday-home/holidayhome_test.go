@@ -394,8 +394,8 @@ func TestStory(t *testing.T) {
 		t.Fatalf("home 1 kept training after the guest withdrew: %d, then %d", trained, got)
 	}
 	last := c.fl.History()[len(c.fl.History())-1]
-	if !last.Released() || last.Declined < 1 || last.Epsilon <= 0 {
-		t.Fatalf("last round: %+v, want a released aggregate, home 1 declining, ε accounted", last)
+	if !last.Released() || last.Declined < 1 || last.Epsilon <= 0 || !last.SecureAggregation {
+		t.Fatalf("last round: %+v, want a released aggregate, home 1 declining, ε accounted, secure aggregation", last)
 	}
 
 	t.Log("export")

@@ -359,7 +359,11 @@ func printWelcome(cfg config, rs *resort) {
 		fmt.Fprintf(w, "This home's guest agreed to the resort's energy forecast at check-in.\n")
 	}
 	if rs.cloud != nil {
-		fmt.Fprintf(w, "Federated rounds every %s. ", cfg.RoundEvery)
+		privacy := "secure aggregation and central differential privacy"
+		if cfg.DPNoise <= 0 {
+			privacy = "secure aggregation; differential privacy off"
+		}
+		fmt.Fprintf(w, "Federated rounds every %s (%s). ", cfg.RoundEvery, privacy)
 	}
 	fmt.Fprintf(w, "Press Ctrl-C to stop.\n\n")
 }

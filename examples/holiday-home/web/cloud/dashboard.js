@@ -41,12 +41,15 @@
     $('#eps-bar').setAttribute('aria-valuenow', fmt(fl.epsilon, 1));
     $('#eps-bar').setAttribute('aria-valuemax', fl.budget || 0);
     $('#eps-sub').textContent = fl.noise > 0
-      ? `central differential privacy, δ = ${fl.delta ? fl.delta.toExponential(0) : '1e-5'}, noise ×${fl.noise}` + (fl.stopped ? ` · ${fl.stopped}` : '') + '. Few homes make ε large: DP shines with many.'
-      : 'differential privacy is off (-dp-noise 0): no formal guarantee';
+      ? `central differential privacy on the securely aggregated sum, δ = ${fl.delta ? fl.delta.toExponential(0) : '1e-5'}, noise ×${fl.noise}` + (fl.stopped ? ` · ${fl.stopped}` : '') + '. Few homes make ε large: DP shines with many.'
+      : 'differential privacy is off (-dp-noise 0): no formal guarantee about what the model reveals' + (fl.secure_aggregation ? ', though secure aggregation still hides each home\'s update' : '');
     $('#online').textContent = s.connected;
     $('#homes').textContent = s.homes;
     $('#relay-sub').textContent = `through the relay · ${s.relay.streams} open streams · ${s.relay.streams_total} forwarded so far`;
-    $('#rounds-sub').textContent = `A round every ${fl.rounds_every}. Each home trains on its own meter history and only if its guest consents; the resort sees only the noisy average of at least ${fl.min_cohort} homes.`;
+    $('#rounds-sub').textContent = `A round every ${fl.rounds_every}. Each home trains on its own meter history, only if its guest consents, and clips its update. ` +
+      (fl.secure_aggregation
+        ? `Secure aggregation masks every update, so the resort learns only their sum over at least ${fl.min_cohort} homes, never one home's` + (fl.noise > 0 ? ', and adds noise to it before using it.' : '.')
+        : `The resort sees each home's update` + (fl.noise > 0 ? ` and uses only the noisy average of at least ${fl.min_cohort} homes.` : '.'));
     $('#rounds').replaceChildren(...s.rounds.map((r) => h('tr', {},
       h('td', {}, r.round), h('td', {}, new Date(r.time).toLocaleTimeString()),
       h('td', {}, `${r.took_part} of ${r.sampled}`), h('td', {}, r.declined || ''),
