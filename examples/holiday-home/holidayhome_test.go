@@ -684,6 +684,8 @@ func TestConfigErrors(t *testing.T) {
 		{Homes: 1, CloudOnly: true, Home: 1, CloudURL: "https://x.example", RoundEvery: time.Second},
 		{Homes: 1, RoundEvery: 0},
 		{Homes: 1, RoundEvery: time.Second, DPNoise: -1},
+		{Homes: 1, RoundEvery: time.Second, Hostnames: []string{"192.0.2.7"}},       // the apps' domain must be a name
+		{Homes: 1, RoundEvery: time.Second, Hostnames: []string{"resort.lan:8470"}}, // no port
 	} {
 		if err := cfg.validate(); err == nil {
 			t.Errorf("%+v: no error", cfg)
