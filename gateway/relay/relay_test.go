@@ -563,11 +563,21 @@ func TestSlowHomeDoesNotStallOthers(t *testing.T) {
 				return
 			}
 			if got := body(t, resp); got != "late" {
-				t.Errorf("slow home answered %q", got)
+				t.Errorf("slow home answered %d %q", resp.StatusCode, got)
 			}
 		})
 	}
-	entered.Wait() // every slow request is being served, and stuck
+	// Every slow request is being served, and stuck. A request that
+	// failed never enters the handler: wait boundedly, and report why.
+	allIn := make(chan struct{})
+	go func() { entered.Wait(); close(allIn) }()
+	select {
+	case <-allIn:
+	case <-time.After(30 * time.Second):
+		close(release)
+		wg.Wait() // reports each failed slow request through t.Error
+		t.Fatalf("not every slow request reached the home within 30 s")
+	}
 	for i := range 50 {
 		req, _ := http.NewRequest("GET", env.url("fast", fmt.Sprintf("/%d", i)), nil)
 		if e := getEcho(t, guest, req); e.Path != fmt.Sprintf("/%d", i) {
