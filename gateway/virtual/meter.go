@@ -49,7 +49,8 @@ type Sample struct {
 // concurrent use.
 //
 // Properties (read-only): "power" (InstantaneousPowerProperty, W) and
-// "energy" (kWh since Installed).
+// "energy" (kWh since Installed, to 0.1 Wh, so that it moves every few
+// seconds even at the lowest simulated draw of about 35 W).
 type EnergyMeter struct {
 	core
 	seed      uint64
@@ -163,7 +164,7 @@ func (m *EnergyMeter) read(name string) (any, error) {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		m.countLocked(now)
-		return round(m.wh/1000, 3), nil
+		return round(m.wh/1000, 4), nil
 	}
 	return nil, m.errProperty(name)
 }
@@ -185,7 +186,7 @@ func (m *EnergyMeter) sample(into map[string]any) {
 	into["power"] = round(m.Power(now), 1)
 	m.mu.Lock()
 	m.countLocked(now)
-	into["energy"] = round(m.wh/1000, 3)
+	into["energy"] = round(m.wh/1000, 4)
 	m.mu.Unlock()
 }
 
