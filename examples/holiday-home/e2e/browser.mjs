@@ -122,8 +122,9 @@ try {
   await page.waitForURL(energySaver);
   await page.waitForSelector('.conn[data-status=connected] .big');
   await page.waitForFunction(() => /\d/.test(document.querySelector('.conn[data-status=connected] [data-power]').textContent));
-  // The meter's energy count streams in over SSE through the relay.
-  await page.waitForFunction(() => /· [1-9]\d* updates? received/.test(document.querySelector('.conn[data-status=connected] .meta').textContent));
+  // The meter's energy count streams in over SSE through the relay: a new
+  // value every 0.1 Wh, up to ~11 s apart at the meter's lowest draw.
+  await page.waitForFunction(() => /· [1-9]\d* updates? received/.test(document.querySelector('.conn[data-status=connected] .meta').textContent), null, { timeout: 30000 });
   await shot('07-energysaver-connected.png');
   const esURL = page.url();
 
