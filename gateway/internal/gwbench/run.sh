@@ -7,6 +7,15 @@
 #
 #   apt-get install -y wrk && sh gateway/internal/gwbench/run.sh
 #   D=10s REPS=3 sh gateway/internal/gwbench/run.sh
+#
+# With WEBTHING_PYTHON set to a checkout of WebThingsIO/webthing-python
+# (apt-get install python3-tornado python3-zeroconf python3-ifaddr
+# python3-jsonschema python3-pyee; PYTHON names that python3 if it is not
+# the first on PATH), its single-thing example ("My Lamp", no
+# authentication) runs beside examples/webthing-lamp (the same lamp on
+# Hearth, no authentication either) and the authenticated gateway, same
+# wrk settings, interleaved. The peer is started from a wrapper that binds
+# it to 127.0.0.1 and skips its mDNS advertisement; its code is not changed.
 set -eu
 cd "$(dirname "$0")/../../.."
 D=${D:-10s}
@@ -34,5 +43,32 @@ for i in $(seq "$REPS"); do
     w td "$c" "http://127.0.0.1:18080$TD" "$AUTH"
   done
 done
+if [ -n "${WEBTHING_PYTHON:-}" ]; then
+  go build -o /tmp/webthing-lamp ./examples/webthing-lamp
+  /tmp/webthing-lamp -addr 127.0.0.1:18088 >/dev/null 2>&1 &
+  LAMP=$!
+  (cd "$WEBTHING_PYTHON" && PYTHONPATH=. exec "${PYTHON:-python3}" -c '
+import runpy, tornado.ioloop, webthing
+def start(self):  # loopback only, no mDNS
+    self.server.listen(self.port, address="127.0.0.1")
+    tornado.ioloop.IOLoop.current().start()
+webthing.WebThingServer.start = start
+init = webthing.WebThingServer.__init__
+webthing.WebThingServer.__init__ = lambda self, things, port=80, **kw: init(self, things, port=18888, **kw)
+runpy.run_path("example/single-thing.py", run_name="__main__")
+') >/dev/null 2>&1 &
+  PY=$!
+  trap 'kill $PID $LAMP $PY 2>/dev/null' EXIT
+  sleep 3
+  echo "== webthing-python beside Hearth: GET /properties/brightness (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+  for i in $(seq "$REPS"); do
+    for c in 1 4; do
+      w python "$c" "http://127.0.0.1:18888/properties/brightness"
+      w lamp "$c" "http://127.0.0.1:18088/properties/brightness"
+      w property "$c" "http://127.0.0.1:18080$PROP" "$AUTH"
+    done
+  done
+  kill $LAMP $PY 2>/dev/null || true
+fi
 echo "== fan-out (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 /tmp/gwbench fanout -url http://127.0.0.1:18080 -clients 1000 -changes 200 -sustain "$D" -pid $PID
