@@ -76,6 +76,16 @@ func (s *Server) verify(ctx context.Context, c *caller, req access.Request) erro
 	return err
 }
 
+// verifyOnce verifies c's token, asking about req, unless a decision on it
+// was already made: a response that asked about nothing else (an empty
+// listing, a thing offering nothing) must still refuse a bad token.
+func (s *Server) verifyOnce(ctx context.Context, c *caller, req access.Request) error {
+	if c.hasDec {
+		return nil
+	}
+	return s.verify(ctx, c, req)
+}
+
 // view is what one caller may do with one thing: the offered operations
 // the Authorizer allows.
 type view struct {
@@ -171,11 +181,9 @@ func (s *Server) viewOf(ctx context.Context, c *caller, e *entry) (*view, error)
 		return nil, err
 	}
 	v.thing = got
-	if !c.hasDec {
-		// A thing offering nothing: still make sure the token is valid.
-		if err := s.verify(ctx, c, access.Request{ThingID: e.id}); err != nil {
-			return nil, err
-		}
+	// A thing offering nothing: still make sure the token is valid.
+	if err := s.verifyOnce(ctx, c, access.Request{ThingID: e.id}); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

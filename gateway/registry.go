@@ -103,6 +103,29 @@ type entry struct {
 	tdc tdCache
 }
 
+// prop, action and event return the named affordance of e, or nil when e
+// is nil (an unknown thing) or has no such affordance.
+func (e *entry) prop(name string) *propInfo {
+	if e == nil {
+		return nil
+	}
+	return e.props[name]
+}
+
+func (e *entry) action(name string) *actionInfo {
+	if e == nil {
+		return nil
+	}
+	return e.actions[name]
+}
+
+func (e *entry) event(name string) *eventInfo {
+	if e == nil {
+		return nil
+	}
+	return e.events[name]
+}
+
 // newEntry prepares td, announced by ad, for serving.
 func (s *Server) newEntry(ad *adapterState, td *thing.Description) (*entry, error) {
 	if td == nil {

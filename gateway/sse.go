@@ -14,10 +14,7 @@ const sseHeartbeat = 25 * time.Second
 // observeProperty serves observeproperty: an SSE stream of a property's
 // new values ("data: <value>"). Closing the stream is unobserveproperty.
 func (s *Server) observeProperty(w http.ResponseWriter, r *http.Request, c *caller, id string, e *entry, name string) {
-	var pi *propInfo
-	if e != nil {
-		pi = e.props[name]
-	}
+	pi := e.prop(name)
 	if !s.gate(w, r, c, pi != nil, access.Request{ThingID: id, Op: opNames[opObserveProperty], Name: name}) {
 		return
 	}
@@ -47,10 +44,7 @@ func (s *Server) subscribeEvents(w http.ResponseWriter, r *http.Request, c *call
 		s.serveSSE(w, r, s.newStream(e, streamAllEvents, "", c, s.originOf(r)))
 		return
 	}
-	var ei *eventInfo
-	if e != nil {
-		ei = e.events[name]
-	}
+	ei := e.event(name)
 	if !s.gate(w, r, c, ei != nil, access.Request{ThingID: id, Op: opNames[opSubscribeEvent], Name: name}) {
 		return
 	}

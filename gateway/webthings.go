@@ -84,11 +84,9 @@ func (s *Server) serveLegacyList(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, td)
 	}
-	if !c.hasDec {
-		if err := s.verify(r.Context(), c, access.Request{}); err != nil {
-			s.authError(w, c, err)
-			return
-		}
+	if err := s.verifyOnce(r.Context(), c, access.Request{}); err != nil {
+		s.authError(w, c, err)
+		return
 	}
 	b, err := json.Marshal(out)
 	if err != nil {

@@ -136,12 +136,10 @@ func (s *Server) serveListing(w http.ResponseWriter, r *http.Request) {
 		}
 		tds = append(tds, b)
 	}
-	if !c.hasDec {
-		// No thing at all: the token must still be checked.
-		if err := s.verify(r.Context(), c, access.Request{}); err != nil {
-			s.authError(w, c, err)
-			return
-		}
+	// No thing at all: the token must still be checked.
+	if err := s.verifyOnce(r.Context(), c, access.Request{}); err != nil {
+		s.authError(w, c, err)
+		return
 	}
 	if limit >= 0 && offset+limit < visible {
 		next := fmt.Sprintf("%sthings?offset=%d&limit=%d", o.base(), offset+limit, limit)
@@ -282,10 +280,7 @@ func (s *Server) serveTD(w http.ResponseWriter, r *http.Request, id string, e *e
 }
 
 func (s *Server) readProperty(w http.ResponseWriter, r *http.Request, c *caller, id string, e *entry, name string) {
-	var pi *propInfo
-	if e != nil {
-		pi = e.props[name]
-	}
+	pi := e.prop(name)
 	if !s.gate(w, r, c, pi != nil, access.Request{ThingID: id, Op: opNames[opReadProperty], Name: name}) {
 		return
 	}
@@ -302,10 +297,7 @@ func (s *Server) readProperty(w http.ResponseWriter, r *http.Request, c *caller,
 }
 
 func (s *Server) writeProperty(w http.ResponseWriter, r *http.Request, c *caller, id string, e *entry, name string) {
-	var pi *propInfo
-	if e != nil {
-		pi = e.props[name]
-	}
+	pi := e.prop(name)
 	if !s.gate(w, r, c, pi != nil, access.Request{ThingID: id, Op: opNames[opWriteProperty], Name: name}) {
 		return
 	}
@@ -457,10 +449,7 @@ func (s *Server) writeMultiple(w http.ResponseWriter, r *http.Request, c *caller
 // "synchronous": true) is answered 200 with its output; any other is queued
 // and answered 201 with its status and a Location to query or cancel it.
 func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, c *caller, id string, e *entry, name string) {
-	var ai *actionInfo
-	if e != nil {
-		ai = e.actions[name]
-	}
+	ai := e.action(name)
 	if !s.gate(w, r, c, ai != nil, access.Request{ThingID: id, Op: opNames[opInvokeAction], Name: name}) {
 		return
 	}
@@ -517,10 +506,7 @@ func (s *Server) invokeAction(w http.ResponseWriter, r *http.Request, c *caller,
 }
 
 func (s *Server) queryAction(w http.ResponseWriter, r *http.Request, c *caller, id string, e *entry, name, aid string) {
-	var ai *actionInfo
-	if e != nil {
-		ai = e.actions[name]
-	}
+	ai := e.action(name)
 	if !s.gate(w, r, c, ai != nil, access.Request{ThingID: id, Op: opNames[opQueryAction], Name: name}) {
 		return
 	}
@@ -534,10 +520,7 @@ func (s *Server) queryAction(w http.ResponseWriter, r *http.Request, c *caller, 
 }
 
 func (s *Server) cancelAction(w http.ResponseWriter, r *http.Request, c *caller, id string, e *entry, name, aid string) {
-	var ai *actionInfo
-	if e != nil {
-		ai = e.actions[name]
-	}
+	ai := e.action(name)
 	if !s.gate(w, r, c, ai != nil, access.Request{ThingID: id, Op: opNames[opCancelAction], Name: name}) {
 		return
 	}
