@@ -680,21 +680,30 @@ func (d *decoder) schemaMember(s *DataSchema, k []byte, seen *uint64, property b
 	return true
 }
 
-func (d *decoder) schemaList() []*DataSchema {
+// arrayOf decodes an array whose elements elem decodes, keeping those it
+// reports good (a bad one has been reported at its index already).
+func arrayOf[T any](d *decoder, capacity int, elem func() (T, bool)) []T {
 	if !d.openArray() {
 		d.typeError("an array")
 		return nil
 	}
-	out := make([]*DataSchema, 0, 4)
+	out := make([]T, 0, capacity)
 	i := 0
 	for first := true; d.next(&first, ']'); i++ {
 		d.pushIndex(i)
-		if s := d.schema(); s != nil {
-			out = append(out, s)
+		if v, ok := elem(); ok {
+			out = append(out, v)
 		}
 		d.pop()
 	}
 	return out
+}
+
+func (d *decoder) schemaList() []*DataSchema {
+	return arrayOf(d, 4, func() (*DataSchema, bool) {
+		s := d.schema()
+		return s, s != nil
+	})
 }
 
 func (d *decoder) schemaMap() map[string]*DataSchema {
@@ -818,20 +827,7 @@ func (d *decoder) response() *ExpectedResponse {
 }
 
 func (d *decoder) additionalResponses() []AdditionalResponse {
-	if !d.openArray() {
-		d.typeError("an array")
-		return nil
-	}
-	out := make([]AdditionalResponse, 0, 2)
-	i := 0
-	for first := true; d.next(&first, ']'); i++ {
-		d.pushIndex(i)
-		if r, ok := d.additionalResponse(); ok {
-			out = append(out, r)
-		}
-		d.pop()
-	}
-	return out
+	return arrayOf(d, 2, d.additionalResponse)
 }
 
 func (d *decoder) additionalResponse() (r AdditionalResponse, ok bool) {
@@ -865,20 +861,7 @@ func (d *decoder) additionalResponse() (r AdditionalResponse, ok bool) {
 }
 
 func (d *decoder) links() []Link {
-	if !d.openArray() {
-		d.typeError("an array")
-		return nil
-	}
-	out := make([]Link, 0, 2)
-	i := 0
-	for first := true; d.next(&first, ']'); i++ {
-		d.pushIndex(i)
-		if l, ok := d.link(); ok {
-			out = append(out, l)
-		}
-		d.pop()
-	}
-	return out
+	return arrayOf(d, 2, d.link)
 }
 
 func (d *decoder) link() (l Link, ok bool) {
