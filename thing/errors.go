@@ -34,6 +34,7 @@ type ValidationError struct {
 	strict bool  // a rule beyond the official TD 1.1 JSON Schema
 }
 
+// Error implements error: the JSON pointer and the problem.
 func (e *ValidationError) Error() string {
 	p := e.Path
 	if p == "" {
@@ -55,6 +56,7 @@ type SyntaxError struct {
 	Msg    string // description of the problem
 }
 
+// Error implements error: the byte offset and the problem.
 func (e *SyntaxError) Error() string {
 	return "thing: invalid JSON at offset " + strconv.FormatInt(e.Offset, 10) + ": " + e.Msg
 }
@@ -71,6 +73,7 @@ type Warning struct {
 	Msg  string
 }
 
+// String returns the JSON pointer and the advice.
 func (w Warning) String() string {
 	p := w.Path
 	if p == "" {

@@ -22,6 +22,7 @@ type ValueError struct {
 	Msg  string
 }
 
+// Error implements error: where in the value, and what is wrong with it.
 func (e *ValueError) Error() string {
 	if e.Path == "" {
 		return "thing: value " + e.Msg

@@ -42,6 +42,7 @@ type StatusError struct {
 	Body   string // the start of the response body, for diagnostics
 }
 
+// Error implements error: the operation, the URL and the status.
 func (e *StatusError) Error() string {
 	s := fmt.Sprintf("webthing: %s %s: %d %s", e.Method, e.URL, e.Code, http.StatusText(e.Code))
 	if e.Body != "" {

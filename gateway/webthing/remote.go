@@ -31,6 +31,7 @@ const (
 	StyleLegacy
 )
 
+// String returns the style's name.
 func (s Style) String() string {
 	switch s {
 	case StyleAuto:
